@@ -1,0 +1,39 @@
+"""keras-minibatch: train, inspect and tune the lecture's mini-batch MLP with Keras.
+
+Importing this package is cheap: names that need TensorFlow (`build_mlp`,
+`train_and_evaluate`, ...) are imported on first use, so the command line can
+check its flags before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it.
+_EXPORTS = {
+    "ConfigError": "keras_minibatch.config",
+    "TrainConfig": "keras_minibatch.config",
+    "DataError": "keras_minibatch.data",
+    "Dataset": "keras_minibatch.data",
+    "load_dataset": "keras_minibatch.data",
+    "build_mlp": "keras_minibatch.model",
+    "TrainResult": "keras_minibatch.training",
+    "train_and_evaluate": "keras_minibatch.training",
+    "evaluate_saved_model": "keras_minibatch.evaluation",
+    "prepare_run_dir": "keras_minibatch.rundir",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'keras_minibatch' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

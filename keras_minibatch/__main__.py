@@ -1,0 +1,6 @@
+"""`python -m keras_minibatch` runs the command line."""
+
+from keras_minibatch.cli import run
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,221 @@
+"""keras-minibatch: train, evaluate and tune the lecture's mini-batch MLP.
+
+Usage:
+  keras-minibatch train [--dataset=digits] [--epochs=10] [--batch_size=32] [flags]
+  keras-minibatch evaluate --model=RUN_FOLDER_OR_MODEL_FILE [--dataset=...]
+
+Commands:
+  train      Train the MLP with model.fit and validation_split, score the test split
+             once, and save everything into a run folder (--workdir).
+  evaluate   Re-score a saved model on a data source's test split.
+
+Exit codes: 0 success; 1 the run failed; 2 bad flags, arguments or input data.
+Every flag below is checked before TensorFlow is imported. --helpfull lists all flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Sequence
+
+from absl import app, flags
+
+from keras_minibatch import config as config_lib
+from keras_minibatch import rundir
+from keras_minibatch.data import DataError, check_source
+from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
+
+PROG = "keras-minibatch"
+COMMANDS = ("train", "evaluate")
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+_DEFAULTS = config_lib.TrainConfig()
+
+# Data.
+_DATASET = flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Data source: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) or a folder of IDX files.")
+_TEST_FRACTION = flags.DEFINE_float("test_fraction", _DEFAULTS.test_fraction, "Test share carved out (seeded, stratified) for sources without a test split.")
+_MAX_TRAIN_SAMPLES = flags.DEFINE_integer("max_train_samples", None, "Cap on training rows (stratified subsample) for quick runs.")
+# Model.
+_HIDDEN_UNITS = flags.DEFINE_list("hidden_units", [str(u) for u in _DEFAULTS.hidden_units], "Units of each hidden Dense layer (the lecture's 32,64,128,256).")
+_ACTIVATION = flags.DEFINE_string("activation", _DEFAULTS.activation, f"Hidden activation: {', '.join(config_lib.ACTIVATIONS)}.")
+_DROPOUT = flags.DEFINE_float("dropout", _DEFAULTS.dropout, "Dropout rate after each hidden layer, in [0, 1).")
+_OPTIMIZER = flags.DEFINE_string("optimizer", _DEFAULTS.optimizer, f"Optimizer: {', '.join(config_lib.OPTIMIZERS)}.")
+_LEARNING_RATE = flags.DEFINE_float("learning_rate", _DEFAULTS.learning_rate, "Learning rate, > 0.")
+# Training.
+_EPOCHS = flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the training data.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Samples per gradient update.")
+_VALIDATION_SPLIT = flags.DEFINE_float("validation_split", _DEFAULTS.validation_split, "Share of the training data held out (stratified) for validation, in (0, 1).")
+_SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for splits, initial weights and shuffling.")
+_STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", _DEFAULTS.steps_per_execution, "Batches per compiled training call.")
+_EARLY_STOPPING = flags.DEFINE_boolean("early_stopping", _DEFAULTS.early_stopping, "Stop when --early_stopping_monitor stops improving.")
+_EARLY_STOPPING_MONITOR = flags.DEFINE_string("early_stopping_monitor", _DEFAULTS.early_stopping_monitor, "Metric watched by early stopping.")
+_EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Epochs without improvement before stopping.")
+_EARLY_STOPPING_MIN_DELTA = flags.DEFINE_float("early_stopping_min_delta", _DEFAULTS.early_stopping_min_delta, "Smallest change counted as an improvement.")
+_EARLY_STOPPING_MODE = flags.DEFINE_string("early_stopping_mode", _DEFAULTS.early_stopping_mode, "auto, min or max.")
+_RESTORE_BEST_WEIGHTS = flags.DEFINE_boolean("restore_best_weights", _DEFAULTS.restore_best_weights, "Early stopping restores the best epoch's weights.")
+_CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatable: 'package.module:ClassName(key=value, ...)'.")
+# Output.
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/.")
+_OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing run folder's contents.")
+_PROGRESS = flags.DEFINE_enum("progress", "auto", ["auto", "bar", "lines"], "Per-batch progress bar (bar), one line per epoch (lines), or bar only on a terminal (auto).")
+_MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
+
+_HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
+
+
+def _format_flag_value(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def build_config() -> config_lib.TrainConfig:
+    """Builds the `TrainConfig` from the parsed flags.
+
+    Raises:
+        UsageError: naming the flag, the value and what is allowed.
+    """
+    try:
+        hidden_units = tuple(int(units) for units in _HIDDEN_UNITS.value)
+    except ValueError:
+        raise UsageError(f"--hidden_units={_format_flag_value(_HIDDEN_UNITS.value)} must be a comma-separated list of integers >= 1") from None
+    try:
+        return config_lib.TrainConfig(
+            dataset=_DATASET.value,
+            test_fraction=_TEST_FRACTION.value,
+            max_train_samples=_MAX_TRAIN_SAMPLES.value,
+            hidden_units=hidden_units,
+            activation=_ACTIVATION.value,
+            dropout=_DROPOUT.value,
+            optimizer=_OPTIMIZER.value,
+            learning_rate=_LEARNING_RATE.value,
+            epochs=_EPOCHS.value,
+            batch_size=_BATCH_SIZE.value,
+            validation_split=_VALIDATION_SPLIT.value,
+            seed=_SEED.value,
+            steps_per_execution=_STEPS_PER_EXECUTION.value,
+            early_stopping=_EARLY_STOPPING.value,
+            early_stopping_monitor=_EARLY_STOPPING_MONITOR.value,
+            early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
+            early_stopping_min_delta=_EARLY_STOPPING_MIN_DELTA.value,
+            early_stopping_mode=_EARLY_STOPPING_MODE.value,
+            restore_best_weights=_RESTORE_BEST_WEIGHTS.value,
+            callbacks=tuple(_CALLBACKS.value),
+        )
+    except config_lib.ConfigError as error:
+        raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
+
+
+def _quiet_tensorflow() -> None:
+    """Keeps TensorFlow's C++ start-up chatter (INFO and WARNING) off the terminal.
+
+    Errors still print. A value the user set explicitly wins.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _show_progress_bar() -> bool:
+    if _PROGRESS.value == "auto":
+        return sys.stdout.isatty()
+    return _PROGRESS.value == "bar"
+
+
+def _command_train(config: config_lib.TrainConfig) -> int:
+    workdir = _WORKDIR.value or str(rundir.default_run_dir(config.dataset))
+    rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
+    for spec in config.callbacks:
+        parse_callback_spec(spec)
+    _quiet_tensorflow()
+    from keras_minibatch import training  # Imports TensorFlow: only after every check passed.
+
+    path = rundir.prepare_run_dir(workdir, overwrite=_OVERWRITE.value)
+    training.train_and_evaluate(config, path, progress_bar=_show_progress_bar())
+    return 0
+
+
+def _command_evaluate(config: config_lib.TrainConfig) -> int:
+    if not _MODEL.value:
+        raise UsageError("--model is required for evaluate: a .keras file or a run folder")
+    from keras_minibatch import evaluation
+
+    model_path = evaluation.resolve_model_path(_MODEL.value)
+    # Score the same test rows the model was held out from: the run's own source and split,
+    # unless the user names another source.
+    saved = evaluation.read_run_config(model_path) or {}
+    dataset = config.dataset if not flags.FLAGS["dataset"].using_default_value else saved.get("dataset", config.dataset)
+    test_fraction = config.test_fraction if not flags.FLAGS["test_fraction"].using_default_value else saved.get("test_fraction", config.test_fraction)
+    seed = config.seed if not flags.FLAGS["seed"].using_default_value else saved.get("seed", config.seed)
+    check_source(dataset)
+    _quiet_tensorflow()
+    metrics = evaluation.evaluate_saved_model(model_path, dataset=dataset, test_fraction=test_fraction, seed=seed)
+    print(f"model: {model_path}\ndata:  {dataset}")
+    print("test:  " + "  ".join(f"{name.removeprefix('test_')} {value:.4f}" for name, value in metrics.items()))
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    """Checks the command and flags, then runs the command."""
+    if len(argv) < 2:
+        raise UsageError(f"no command given; use one of: {', '.join(COMMANDS)} (see --help)")
+    command, *stray = argv[1:]
+    if command not in COMMANDS:
+        raise UsageError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+    if stray:
+        raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
+    config = build_config()
+    check_source(config.dataset)
+    if command == "train":
+        return _command_train(config)
+    return _command_evaluate(config)
+
+
+def _print_help() -> None:
+    print(__doc__)
+    print("Flags:")
+    print(flags.FLAGS.module_help(sys.modules[__name__]))
+
+
+def _parse_flags(argv: Sequence[str]) -> list[str]:
+    if any(arg in _HELP_ARGS for arg in argv[1:]):
+        _print_help()
+        sys.exit(0)
+    try:
+        remaining = flags.FLAGS(list(argv))
+    except flags.Error as error:
+        _fail(str(error), EXIT_USAGE)
+    if flags.FLAGS["verbosity"].using_default_value:
+        flags.FLAGS.verbosity = -1  # absl would raise it to INFO; we keep library chatter to warnings.
+    return remaining
+
+
+def _fail(message: str, exit_code: int) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(exit_code)
+
+
+def _main_with_clean_errors(argv: Sequence[str]) -> int:
+    try:
+        return main(argv)
+    except UsageError as error:
+        _fail(str(error), EXIT_USAGE)
+    except (DataError, CallbackSpecError, config_lib.ConfigError) as error:
+        _fail(str(error), EXIT_USAGE)
+    except rundir.RunDirError as error:
+        _fail(str(error), EXIT_FAILURE)
+    return EXIT_FAILURE
+
+
+def run(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: `keras-minibatch COMMAND [--flags]`."""
+    app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
+
+
+if __name__ == "__main__":
+    run()

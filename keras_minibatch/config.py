@@ -1,0 +1,194 @@
+"""The training configuration: the single source of truth for hyperparameters.
+
+`TrainConfig` is built by the command line, by the tuner and by user scripts, so
+the same invalid value gets the same error everywhere. This module imports only
+the standard library: the CLI checks every value here *before* TensorFlow is
+imported, which keeps a typo's error instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+# Names accepted by `keras.optimizers.get` (lower case) that make sense for an MLP.
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "softplus", "linear")
+EARLY_STOPPING_MODES = ("auto", "min", "max")
+
+# The lecture's MLP: Flatten 28x28 -> Dense 32 -> 64 -> 128 -> 256 (relu) -> Dense 10 softmax.
+LECTURE_HIDDEN_UNITS = (32, 64, 128, 256)
+
+
+class ConfigError(ValueError):
+    """An invalid hyperparameter value.
+
+    Carries the field name, the value received and what is allowed, so the CLI can
+    name the flag (`--epochs=0`) and the library can name the field (`epochs`).
+
+    Args:
+        field: Name of the `TrainConfig` field (and of the CLI flag).
+        value: The value that was received.
+        allowed: What is allowed, as a phrase ("must be an integer >= 1").
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"`{field}` ({value!r}) {allowed}.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_positive_int(field: str, value: Any) -> None:
+    """Raises `ConfigError` unless `value` is an integer >= 1."""
+    if not _is_int(value) or value < 1:
+        raise ConfigError(field, value, "must be an integer >= 1")
+
+
+def check_non_negative_int(field: str, value: Any) -> None:
+    """Raises `ConfigError` unless `value` is an integer >= 0."""
+    if not _is_int(value) or value < 0:
+        raise ConfigError(field, value, "must be an integer >= 0")
+
+
+def check_open_fraction(field: str, value: Any) -> None:
+    """Raises `ConfigError` unless `0 < value < 1` (NaN is refused too)."""
+    if not _is_number(value) or not 0.0 < value < 1.0:
+        raise ConfigError(field, value, "must be a number strictly between 0 and 1")
+
+
+def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raises `ConfigError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ConfigError(field, value, f"must be one of: {', '.join(choices)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run, checked on construction.
+
+    Args:
+        dataset: A named source (`"digits"`, `"mnist"`) or a path to a `.npz`
+            file or a folder of IDX files. Defaults to `"digits"` (offline).
+        test_fraction: Share of the data held out as the test split for sources
+            without one of their own. Defaults to `0.2`.
+        max_train_samples: Optional cap on training rows (a stratified subsample)
+            for quick runs. Defaults to `None` (all rows).
+        hidden_units: Units of each hidden `Dense` layer. Defaults to the
+            lecture's `(32, 64, 128, 256)`.
+        activation: Activation of the hidden layers. Defaults to `"relu"`.
+        dropout: Dropout rate after each hidden layer, in `[0, 1)`. Defaults to `0.0`.
+        optimizer: Optimizer name. Defaults to `"adam"`.
+        learning_rate: Optimizer learning rate, > 0. Defaults to `1e-3`.
+        epochs: Passes over the training data. Defaults to `10`.
+        batch_size: Samples per gradient update. Defaults to `32`.
+        validation_split: Share of the training data held out (stratified) to
+            check training as it goes. Defaults to `0.1`.
+        seed: Seed for data splits, weight initialisation and shuffling.
+            Defaults to `0`.
+        steps_per_execution: Batches run per call into the compiled training
+            function. Defaults to `1`.
+        early_stopping: Whether to stop when `early_stopping_monitor` stops
+            improving. Defaults to `False`.
+        early_stopping_monitor: Metric watched by early stopping. Defaults to
+            `"val_loss"`.
+        early_stopping_patience: Epochs without improvement before stopping.
+            Defaults to `3`.
+        early_stopping_min_delta: Smallest change that counts as an improvement.
+            Defaults to `0.0`.
+        early_stopping_mode: `"auto"`, `"min"` or `"max"`. Defaults to `"auto"`.
+        restore_best_weights: Whether early stopping restores the best epoch's
+            weights. Defaults to `True`.
+        callbacks: Extra callbacks as import specs,
+            `"package.module:ClassName(key=value, ...)"`. Defaults to `()`.
+
+    Raises:
+        ConfigError: (a `ValueError`) naming the field, the value and what is allowed.
+    """
+
+    dataset: str = "digits"
+    test_fraction: float = 0.2
+    max_train_samples: int | None = None
+    hidden_units: tuple[int, ...] = LECTURE_HIDDEN_UNITS
+    activation: str = "relu"
+    dropout: float = 0.0
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    epochs: int = 10
+    batch_size: int = 32
+    validation_split: float = 0.1
+    seed: int = 0
+    steps_per_execution: int = 1
+    early_stopping: bool = False
+    early_stopping_monitor: str = "val_loss"
+    early_stopping_patience: int = 3
+    early_stopping_min_delta: float = 0.0
+    early_stopping_mode: str = "auto"
+    restore_best_weights: bool = True
+    callbacks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or flags become tuples, so configs stay hashable and comparable.
+        object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
+        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError("dataset", self.dataset, "must be a source name or a path")
+        check_open_fraction("test_fraction", self.test_fraction)
+        if self.max_train_samples is not None:
+            check_positive_int("max_train_samples", self.max_train_samples)
+        if not self.hidden_units or not all(_is_int(u) and u >= 1 for u in self.hidden_units):
+            raise ConfigError("hidden_units", list(self.hidden_units), "must be one or more integers >= 1")
+        check_choice("activation", self.activation, ACTIVATIONS)
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError("dropout", self.dropout, "must be a number in [0, 1)")
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not _is_number(self.learning_rate) or not (0.0 < self.learning_rate < math.inf):
+            raise ConfigError("learning_rate", self.learning_rate, "must be a finite number > 0")
+        check_positive_int("epochs", self.epochs)
+        check_positive_int("batch_size", self.batch_size)
+        check_open_fraction("validation_split", self.validation_split)
+        check_non_negative_int("seed", self.seed)
+        check_positive_int("steps_per_execution", self.steps_per_execution)
+        if not isinstance(self.early_stopping, bool):
+            raise ConfigError("early_stopping", self.early_stopping, "must be true or false")
+        if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:
+            raise ConfigError("early_stopping_monitor", self.early_stopping_monitor, "must be a metric name such as val_loss")
+        check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
+        if not _is_number(self.early_stopping_min_delta) or not math.isfinite(self.early_stopping_min_delta):
+            raise ConfigError("early_stopping_min_delta", self.early_stopping_min_delta, "must be a finite number")
+        check_choice("early_stopping_mode", self.early_stopping_mode, EARLY_STOPPING_MODES)
+        if not isinstance(self.restore_best_weights, bool):
+            raise ConfigError("restore_best_weights", self.restore_best_weights, "must be true or false")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the config as JSON-native values (tuples become lists)."""
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Builds a config from `to_dict()` output, refusing unknown keys.
+
+        Raises:
+            ConfigError: for an unknown key or an invalid value.
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(unknown[0], values[unknown[0]], f"is not a config field; known fields: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """Returns a copy with `changes` applied (and checked)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,86 @@
+"""Re-scores a saved model on a data source's test split."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from keras_minibatch.data import DataError
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+
+
+def resolve_model_path(model: str | os.PathLike) -> Path:
+    """Accepts a `model.keras` file or a run folder holding one.
+
+    Raises:
+        DataError: naming the path when no model file is there.
+    """
+    path = Path(model)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise DataError(f"--model {str(model)!r}: no model file found (expected a .keras file or a run folder holding {MODEL_FILE}).")
+    return path
+
+
+def read_run_config(model_path: str | os.PathLike) -> dict[str, Any] | None:
+    """Returns the `config` saved beside a model by `train`, or `None` when absent."""
+    config_path = Path(model_path).parent / CONFIG_FILE
+    if not config_path.is_file():
+        return None
+    try:
+        return json.loads(config_path.read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def evaluate_saved_model(
+    model: str | os.PathLike,
+    *,
+    dataset: str,
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """Loads a saved model and scores it once on `dataset`'s test split.
+
+    For sources without their own test split, pass the `test_fraction` and `seed`
+    the model was trained with, so the same rows are held out (the CLI reads
+    them from the run's `config.json`).
+
+    Args:
+        model: A `.keras` file or a run folder.
+        dataset: A data source name or path (see `data.load_dataset`).
+        test_fraction: Test share for sources without a test split. Defaults to `0.2`.
+        seed: Seed of the carved test split. Defaults to `0`.
+        batch_size: Evaluation batch size. Defaults to `256`.
+
+    Returns:
+        `{"test_loss": ..., "test_accuracy": ...}`.
+
+    Raises:
+        DataError: when the model file is missing or unreadable, or the data does
+            not fit the model's input.
+    """
+    import keras
+
+    from keras_minibatch.data import load_dataset
+
+    model_path = resolve_model_path(model)
+    data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    try:
+        loaded = keras.models.load_model(model_path)
+    except Exception as error:  # Keras raises many types for a corrupt file; report one line.
+        raise DataError(f"--model {str(model_path)!r} could not be loaded ({type(error).__name__}: {error}); retrain or restore it.") from error
+    expected_shape = tuple(loaded.input_shape[1:])
+    if expected_shape != tuple(data.input_shape):
+        raise DataError(
+            f"--dataset {dataset!r} has images of shape {tuple(data.input_shape)}, "
+            f"but the model expects {expected_shape}; use the data it was trained on."
+        )
+    scores = loaded.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    return {f"test_{name}": float(value) for name, value in scores.items()}

@@ -1,0 +1,94 @@
+"""Builds and compiles the lecture's multilayer perceptron."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from keras_minibatch.config import ACTIVATIONS, LECTURE_HIDDEN_UNITS, OPTIMIZERS, check_choice
+
+_OPTIMIZER_CLASSES = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+    "adagrad": keras.optimizers.Adagrad,
+    "adadelta": keras.optimizers.Adadelta,
+    "adamax": keras.optimizers.Adamax,
+    "nadam": keras.optimizers.Nadam,
+    "lion": keras.optimizers.Lion,
+}
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Returns a fresh optimizer called `name` with the given learning rate.
+
+    Raises:
+        ConfigError: if `name` is not one of `config.OPTIMIZERS`.
+    """
+    check_choice("optimizer", name, OPTIMIZERS)
+    return _OPTIMIZER_CLASSES[name](learning_rate=learning_rate)
+
+
+def build_mlp(
+    input_shape: Sequence[int],
+    num_classes: int,
+    *,
+    hidden_units: Sequence[int] = LECTURE_HIDDEN_UNITS,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    steps_per_execution: int = 1,
+) -> keras.Model:
+    """Builds the lecture's MLP and compiles it for integer class labels.
+
+    `Flatten -> Dense(u, activation) [-> Dropout] ... -> Dense(num_classes, softmax)`,
+    compiled with sparse categorical cross-entropy and accuracy. Weights are drawn
+    from Keras' global seed, so call `keras.utils.set_random_seed` first for a
+    reproducible model.
+
+    Args:
+        input_shape: Shape of one sample, e.g. `(28, 28)`.
+        num_classes: Number of output classes.
+        hidden_units: Units of each hidden layer. Defaults to `(32, 64, 128, 256)`.
+        activation: Hidden-layer activation. Defaults to `"relu"`.
+        dropout: Dropout rate after each hidden layer; `0` adds no dropout layer.
+            Defaults to `0.0`.
+        optimizer: Optimizer name, one of `config.OPTIMIZERS`. Defaults to `"adam"`.
+        learning_rate: Learning rate. Defaults to `1e-3`.
+        steps_per_execution: Batches per compiled call. Defaults to `1`.
+
+    Returns:
+        A compiled `keras.Sequential` model.
+
+    Raises:
+        ValueError: for an unknown optimizer or activation, or bad sizes.
+    """
+    check_choice("activation", activation, ACTIVATIONS)
+    if num_classes < 2:
+        raise ValueError(f"`num_classes` ({num_classes}) must be at least 2.")
+    if not hidden_units:
+        raise ValueError("`hidden_units` (()) must list at least one layer size.")
+    layers: list[keras.layers.Layer] = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
+    for index, units in enumerate(hidden_units):
+        layers.append(keras.layers.Dense(units, activation=activation, name=f"hidden_{index + 1}"))
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout, name=f"dropout_{index + 1}"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="output"))
+    model = keras.Sequential(layers, name="mlp")
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+def count_parameters(model: keras.Model) -> tuple[int, int]:
+    """Returns `(trainable, non_trainable)` parameter counts of a built model."""
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    non_trainable = sum(int(keras.ops.size(w)) for w in model.non_trainable_weights)
+    return trainable, non_trainable

@@ -1,0 +1,99 @@
+"""User callbacks named by import path: `package.module:ClassName(key=value, ...)`.
+
+The spec is parsed with `ast` (no `eval`): keyword arguments must be Python
+literals. Parsing is standard library only, so the CLI checks the syntax before
+TensorFlow is imported; importing and constructing happen later, in
+`load_callback`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import re
+from typing import Any
+
+_SPEC_PATTERN = re.compile(r"^\s*(?P<module>[A-Za-z_][\w.]*)\s*:\s*(?P<call>[A-Za-z_]\w*(\s*\(.*\))?)\s*$", re.DOTALL)
+
+
+class CallbackSpecError(ValueError):
+    """A `--callbacks` entry that cannot be parsed, imported or constructed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackSpec:
+    """A parsed callback spec.
+
+    Args:
+        module: Dotted module path, e.g. `"my_project.callbacks"`.
+        class_name: Name of the callback class in that module.
+        kwargs: Keyword arguments for the constructor (Python literals).
+    """
+
+    module: str
+    class_name: str
+    kwargs: dict[str, Any]
+
+
+def parse_callback_spec(spec: str) -> CallbackSpec:
+    """Parses `"package.module:ClassName(key=value, ...)"` (the call part is optional).
+
+    Raises:
+        CallbackSpecError: naming the spec and the expected form.
+    """
+    expected = "expected 'package.module:ClassName' or 'package.module:ClassName(key=value, ...)' with literal values"
+    match = _SPEC_PATTERN.match(spec)
+    if not match:
+        raise CallbackSpecError(f"--callbacks entry {spec!r} is malformed; {expected}.")
+    call_text = match.group("call")
+    try:
+        node = ast.parse(call_text, mode="eval").body
+    except SyntaxError as error:
+        raise CallbackSpecError(f"--callbacks entry {spec!r} is malformed ({error.msg}); {expected}.") from None
+    if isinstance(node, ast.Name):
+        return CallbackSpec(match.group("module"), node.id, {})
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or node.args:
+        raise CallbackSpecError(f"--callbacks entry {spec!r} must use keyword arguments only; {expected}.")
+    kwargs: dict[str, Any] = {}
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise CallbackSpecError(f"--callbacks entry {spec!r} uses **kwargs; {expected}.")
+        try:
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+        except ValueError:
+            raise CallbackSpecError(
+                f"--callbacks entry {spec!r}: the value of {keyword.arg!r} is not a literal "
+                "(use numbers, quoted strings, True/False/None, lists or dicts)."
+            ) from None
+    return CallbackSpec(match.group("module"), node.func.id, kwargs)
+
+
+def load_callback(spec: str | CallbackSpec) -> Any:
+    """Imports and constructs the callback named by `spec`.
+
+    Returns:
+        The constructed callback (a `keras.callbacks.Callback`).
+
+    Raises:
+        CallbackSpecError: when the import, the lookup or the construction fails, or
+            the object is not a Keras callback; the message names the spec and the cause.
+    """
+    import keras  # Deferred: parsing specs must not import TensorFlow.
+
+    parsed = parse_callback_spec(spec) if isinstance(spec, str) else spec
+    where = f"{parsed.module}:{parsed.class_name}"
+    try:
+        module = importlib.import_module(parsed.module)
+    except ImportError as error:
+        raise CallbackSpecError(f"--callbacks {where}: cannot import module {parsed.module!r} ({error}); is it on PYTHONPATH?") from error
+    callback_class = getattr(module, parsed.class_name, None)
+    if callback_class is None:
+        raise CallbackSpecError(f"--callbacks {where}: module {parsed.module!r} has no attribute {parsed.class_name!r}.")
+    try:
+        callback = callback_class(**parsed.kwargs)
+    except Exception as error:  # The user's constructor may raise anything; report it in one line.
+        raise CallbackSpecError(f"--callbacks {where}: constructing it failed: {type(error).__name__}: {error}") from error
+    if not isinstance(callback, keras.callbacks.Callback):
+        raise CallbackSpecError(f"--callbacks {where}: built a {type(callback).__name__}, not a keras.callbacks.Callback.")
+    return callback

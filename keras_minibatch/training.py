@@ -1,0 +1,208 @@
+"""Trains the MLP with `model.fit`, scores the test split once, and saves the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+import callbacks as minibatch_callbacks
+from keras_minibatch import report, rundir
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data import Dataset, load_dataset, stratified_validation_order
+from keras_minibatch.model import build_mlp, count_parameters
+from keras_minibatch.plugins import load_callback
+
+# File names inside a run folder; other modules (evaluate, tests) read them.
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "config.json"
+HISTORY_CSV = "history.csv"
+HISTORY_JSON = "history.json"
+METRICS_FILE = "metrics.json"
+EPOCH_LOG_FILE = "epochs.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run produced.
+
+    Attributes:
+        history: Per-epoch metrics, `{"loss": [...], "val_accuracy": [...], ...}`.
+        test_metrics: The test split scored once, `{"test_loss": ..., "test_accuracy": ...}`.
+        workdir: The run folder holding the saved files.
+        model: The trained model (best weights when early stopping restored them).
+        stop_reason: Why early stopping stopped training, or `None`.
+    """
+
+    history: dict[str, list[float]]
+    test_metrics: dict[str, float]
+    workdir: Path
+    model: keras.Model
+    stop_reason: str | None = None
+
+
+def library_versions() -> dict[str, str]:
+    """Returns the versions that decide a run's numbers, for `config.json`."""
+    import platform
+
+    import keras_tuner
+    import tensorflow as tf
+
+    from keras_minibatch import __version__
+
+    return {
+        "keras_minibatch": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "keras_tuner": keras_tuner.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """Orders the training rows so Keras' `validation_split` (which takes the *last*
+    rows) holds out a seeded, stratified sample.
+
+    Returns:
+        `(x, y, num_fit_samples)`: reordered training arrays and the number of rows
+        `fit` trains on.
+    """
+    order = stratified_validation_order(dataset.y_train, validation_split=config.validation_split, seed=config.seed)
+    # Exactly how Keras picks the split point (keras trainers array_slicing.train_validation_split).
+    num_fit_samples = int(math.floor(len(order) * (1.0 - config.validation_split)))
+    return dataset.x_train[order], dataset.y_train[order], num_fit_samples
+
+
+def build_callbacks(config: TrainConfig, workdir: Path, *, num_fit_samples: int, verbose: int) -> list[keras.callbacks.Callback]:
+    """Returns the run's callbacks: epoch logging, TensorBoard, early stopping, user plug-ins."""
+    run_callbacks: list[keras.callbacks.Callback] = [
+        minibatch_callbacks.EpochMetricsLogger(
+            str(workdir / EPOCH_LOG_FILE), num_samples=num_fit_samples, verbose=1 if verbose else 0
+        ),
+        keras.callbacks.TensorBoard(log_dir=str(workdir / TENSORBOARD_DIR), write_graph=False, profile_batch=0),
+    ]
+    if config.early_stopping:
+        run_callbacks.append(
+            minibatch_callbacks.EarlyStopping(
+                monitor=config.early_stopping_monitor,
+                min_delta=config.early_stopping_min_delta,
+                patience=config.early_stopping_patience,
+                mode=config.early_stopping_mode,
+                restore_best_weights=config.restore_best_weights,
+                verbose=0,
+            )
+        )
+    run_callbacks.extend(load_callback(spec) for spec in config.callbacks)
+    return run_callbacks
+
+
+def train_and_evaluate(
+    config: TrainConfig,
+    workdir: str | os.PathLike,
+    *,
+    dataset: Dataset | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 1,
+    progress_bar: bool = False,
+    print_fn: Callable[[str], Any] = print,
+) -> TrainResult:
+    """Trains `config`'s model, scores the test split once and saves the run folder.
+
+    The training rows are reordered (seeded, stratified) so `validation_split`
+    holds out every class; `fit` never sees the test split, which `evaluate`
+    scores once at the end. The folder receives `model.keras`, `history.csv`,
+    `history.json`, `metrics.json`, `config.json`, `epochs.jsonl` and TensorBoard
+    logs under `tensorboard/`.
+
+    Args:
+        config: The hyperparameters.
+        workdir: The run folder; it must exist (see `rundir.prepare_run_dir`).
+        dataset: Already loaded data; by default loads `config.dataset`.
+        extra_callbacks: More callbacks for `fit`, after the run's own.
+        verbose: `0` prints nothing; `1` prints the header, one line per
+            epoch and the test metrics. Defaults to `1`.
+        progress_bar: Whether to show Keras' per-batch progress bar (for a
+            terminal). Defaults to `False`.
+        print_fn: Receives each printed line. Defaults to `print`.
+
+    Returns:
+        A `TrainResult`.
+    """
+    workdir = Path(workdir)
+    keras.utils.set_random_seed(config.seed)
+    if dataset is None:
+        dataset = load_dataset(
+            config.dataset,
+            test_fraction=config.test_fraction,
+            seed=config.seed,
+            max_train_samples=config.max_train_samples,
+        )
+    x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
+    model = build_mlp(
+        dataset.input_shape,
+        dataset.num_classes,
+        hidden_units=config.hidden_units,
+        activation=config.activation,
+        dropout=config.dropout,
+        optimizer=config.optimizer,
+        learning_rate=config.learning_rate,
+        steps_per_execution=config.steps_per_execution,
+    )
+    trainable, non_trainable = count_parameters(model)
+    rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})
+    if verbose:
+        header = report.format_run_header(
+            config,
+            dataset,
+            y_fit=y_train[:num_fit_samples],
+            y_validation=y_train[num_fit_samples:],
+            steps_per_epoch=math.ceil(num_fit_samples / config.batch_size),
+            trainable_params=trainable,
+            non_trainable_params=non_trainable,
+            workdir=workdir,
+        )
+        print_fn(header)
+    report.write_hparams(workdir / TENSORBOARD_DIR, config, run_name=workdir.name)
+
+    run_callbacks = build_callbacks(config, workdir, num_fit_samples=num_fit_samples, verbose=verbose)
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        validation_split=config.validation_split,
+        shuffle=True,
+        callbacks=[*run_callbacks, *extra_callbacks],
+        verbose=1 if progress_bar else 0,
+    )
+    history_dict = {key: [float(value) for value in values] for key, values in history.history.items()}
+    stop_reason = next((c.stop_reason for c in run_callbacks if isinstance(c, minibatch_callbacks.EarlyStopping)), None)
+
+    # The one and only look at the test split.
+    scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
+    test_metrics = {f"test_{name}": float(value) for name, value in scores.items()}
+    report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(history_dict.get("loss", [])))
+
+    with rundir.atomic_path(workdir / MODEL_FILE) as temp_model_path:
+        model.save(temp_model_path)
+    rundir.write_history_csv_atomic(workdir / HISTORY_CSV, history_dict)
+    rundir.write_json_atomic(workdir / HISTORY_JSON, history_dict)
+    rundir.write_json_atomic(
+        workdir / METRICS_FILE,
+        {**test_metrics, "epochs_run": len(history_dict.get("loss", [])), "stop_reason": stop_reason},
+    )
+    if verbose:
+        if stop_reason:
+            print_fn(f"early stopping: {stop_reason}")
+        print_fn(report.format_test_metrics(test_metrics))
+        print_fn(f"run folder: {workdir}")
+    return TrainResult(history=history_dict, test_metrics=test_metrics, workdir=workdir, model=model, stop_reason=stop_reason)

@@ -1,0 +1,26 @@
+"""Shared pytest setup: absl flags usable without app.run, quiet TensorFlow, real-data paths."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest
+from absl import flags
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MNIST_T10K = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k"
+
+
+def pytest_configure(config):
+    # Library code reads no flags, but the CLI module defines them; tests that use
+    # absl.testing.flagsaver need FLAGS to count as parsed.
+    flags.FLAGS.mark_as_parsed()
+
+
+@pytest.fixture
+def mnist_t10k_dir() -> Path:
+    """The official MNIST test images shipped beside the repo (skips when absent)."""
+    if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST data not found at {MNIST_T10K}")
+    return MNIST_T10K

@@ -1,0 +1,100 @@
+"""Bad command-line input: one line naming the flag, exit 2, no traceback, no TensorFlow."""
+
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from keras_minibatch import cli
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Parses and runs the CLI in-process; returns (exit_code, stdout, stderr)."""
+
+    def run(*args):
+        flags.FLAGS.unparse_flags()
+        with pytest.raises(SystemExit) as caught:
+            remaining = cli._parse_flags(["keras-minibatch", *args])
+            sys.exit(cli._main_with_clean_errors(remaining))
+        out, err = capsys.readouterr()
+        return caught.value.code, out, err
+
+    yield run
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS.mark_as_parsed()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["train", "--epochs=0"], "--epochs=0 must be an integer >= 1"),
+        (["train", "--epochs=-2"], "--epochs=-2 must be an integer >= 1"),
+        (["train", "--epochs=abc"], "--epochs"),
+        (["train", "--batch_size=0"], "--batch_size=0 must be an integer >= 1"),
+        (["train", "--validation_split=1.5"], "--validation_split=1.5 must be a number strictly between 0 and 1"),
+        (["train", "--validation_split=0"], "--validation_split=0.0 must be"),
+        (["train", "--validation_split=nan"], "--validation_split=nan must be"),
+        (["train", "--optimizer=adamm"], "--optimizer=adamm must be one of: adam, adamw, sgd"),
+        (["train", "--learning_rate=0"], "--learning_rate=0.0 must be a finite number > 0"),
+        (["train", "--learning_rate=-1"], "--learning_rate=-1.0 must be a finite number > 0"),
+        (["train", "--activation=bogus"], "--activation=bogus must be one of"),
+        (["train", "--hidden_units=32,x"], "--hidden_units=32,x must be a comma-separated list of integers"),
+        (["train", "--dropout=1"], "--dropout=1.0 must be a number in [0, 1)"),
+        (["train", "--early_stopping_mode=up"], "--early_stopping_mode=up must be one of: auto, min, max"),
+        (["train", "--epoch=3"], "Unknown command line flag 'epoch'"),
+        (["train", "extra"], "unexpected arguments 'extra'"),
+        (["fly"], "unknown command 'fly'; use one of: train, evaluate"),
+        ([], "no command given"),
+        (["train", "--dataset=no/such/place"], "no/such/place"),
+        (["train", "--callbacks=not a spec"], "--callbacks entry 'not a spec' is malformed"),
+        (["evaluate"], "--model is required"),
+        (["evaluate", "--model=no/such/model.keras"], "no model file found"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_flag(run_cli, args, expected):
+    code, out, err = run_cli(*args)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("keras-minibatch: error: ")
+    assert expected in err
+
+
+def test_existing_workdir_is_refused(run_cli, tmp_path):
+    (tmp_path / "model.keras").write_text("precious")
+    code, _, err = run_cli("train", f"--workdir={tmp_path}")
+    assert code == 1
+    assert "--overwrite" in err and err.count("\n") == 1
+    assert (tmp_path / "model.keras").read_text() == "precious"
+
+
+def test_help_lists_the_key_flags(run_cli):
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    for flag in ("--epochs", "--batch_size", "--validation_split", "--dataset", "--workdir"):
+        assert flag in out
+
+
+@pytest.mark.parametrize("args", [["train", "--epochs=0"], ["train", "--bogus_flag=1"]])
+def test_real_process_errors_before_importing_tensorflow(args):
+    probe = (
+        "import sys\n"
+        "from keras_minibatch import cli\n"
+        "try:\n"
+        "    cli.run(['keras-minibatch', *sys.argv[1:]])\n"
+        "finally:\n"
+        "    print('tensorflow imported:', 'tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout.strip() == "tensorflow imported: False"
+    assert len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_console_script_and_module_entry_points_agree():
+    module = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", "--batch_size=0"], capture_output=True, text=True, timeout=60)
+    assert module.returncode == 2
+    assert module.stderr == "keras-minibatch: error: --batch_size=0 must be an integer >= 1\n"

@@ -1,0 +1,80 @@
+import sys
+import textwrap
+
+import keras
+import pytest
+
+from keras_minibatch.plugins import CallbackSpecError, load_callback, parse_callback_spec
+
+
+@pytest.mark.parametrize(
+    ("spec", "module", "class_name", "kwargs"),
+    [
+        ("pkg.mod:Cb", "pkg.mod", "Cb", {}),
+        ("pkg.mod:Cb()", "pkg.mod", "Cb", {}),
+        ("mod:Cb(every=2, name='x', values=[1, 2], on=True)", "mod", "Cb", {"every": 2, "name": "x", "values": [1, 2], "on": True}),
+    ],
+)
+def test_parses_specs(spec, module, class_name, kwargs):
+    parsed = parse_callback_spec(spec)
+    assert (parsed.module, parsed.class_name, parsed.kwargs) == (module, class_name, kwargs)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_colon", "malformed"),
+        ("mod:Cb(1, 2)", "keyword arguments only"),
+        ("mod:Cb(x=open('f'))", "not a literal"),
+        ("mod:Cb(x=", "malformed"),
+        ("mod:Cb(**k)", r"\*\*kwargs"),
+    ],
+)
+def test_bad_specs_are_refused(spec, message):
+    with pytest.raises(CallbackSpecError, match=message):
+        parse_callback_spec(spec)
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    (tmp_path / "user_callbacks.py").write_text(
+        textwrap.dedent(
+            """
+            import keras
+
+            class CountEpochs(keras.callbacks.Callback):
+                def __init__(self, start=0):
+                    super().__init__()
+                    if start < 0:
+                        raise ValueError("start must be >= 0")
+                    self.start = start
+
+            class NotACallback:
+                pass
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "user_callbacks"
+    sys.modules.pop("user_callbacks", None)
+
+
+def test_loads_and_constructs_a_user_callback(user_module):
+    callback = load_callback(f"{user_module}:CountEpochs(start=3)")
+    assert isinstance(callback, keras.callbacks.Callback)
+    assert callback.start == 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no_such_module_xyz:Cb", "cannot import module 'no_such_module_xyz'"),
+        ("user_callbacks:Missing", "has no attribute 'Missing'"),
+        ("user_callbacks:CountEpochs(start=-1)", "constructing it failed: ValueError: start must be >= 0"),
+        ("user_callbacks:CountEpochs(begin=1)", "constructing it failed: TypeError"),
+        ("user_callbacks:NotACallback", "not a keras.callbacks.Callback"),
+    ],
+)
+def test_load_failures_name_the_spec_and_cause(user_module, spec, message):
+    with pytest.raises(CallbackSpecError, match=message):
+        load_callback(spec)
