@@ -15,7 +15,6 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -114,11 +113,10 @@ def build_config() -> config_lib.TrainConfig:
 
 
 def _quiet_tensorflow() -> None:
-    """Keeps TensorFlow's C++ start-up chatter (INFO and WARNING) off the terminal.
+    """Imports TensorFlow with its C++ start-up chatter kept off the terminal."""
+    from keras_minibatch.quiet import import_tensorflow_quietly
 
-    Errors still print. A value the user set explicitly wins.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import_tensorflow_quietly()
 
 
 def _show_progress_bar() -> bool:

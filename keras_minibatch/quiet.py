@@ -1,0 +1,76 @@
+"""Keeps TensorFlow's start-up chatter out of the user's way, without hiding errors.
+
+TensorFlow 2.21's C++ core logs INFO lines (oneDNN, CPU features) through absl
+*before* `TF_CPP_MIN_LOG_LEVEL` is read, straight to file descriptor 2. So the
+import runs with descriptor 2 captured in a temporary file; afterwards every line
+that is not INFO or WARNING chatter (errors, fatal messages, Python warnings,
+tracebacks) is written back to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+
+# absl C++ log records: "I0000 00:00:1795855872.398840    5682 port.cc:153] ...".
+_LOG_RECORD = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] ")
+_CHATTER_RECORD = re.compile(r"^[IW]\d{4} ")
+_CHATTER_LINES = ("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",)
+
+
+def filter_chatter(text: str) -> str:
+    """Returns `text` without INFO/WARNING log records (and their continuation lines)."""
+    kept: list[str] = []
+    dropping = False
+    for line in text.splitlines(keepends=True):
+        if line.rstrip("\n") in _CHATTER_LINES:
+            dropping = False
+            continue
+        if _LOG_RECORD.match(line):
+            dropping = bool(_CHATTER_RECORD.match(line))
+        elif line.startswith(("Traceback", "WARNING", "ERROR")) or "Warning:" in line:
+            dropping = False
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Captures descriptor 2 inside the block, then replays all but the chatter."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            remaining = filter_chatter(capture.read().decode("utf-8", errors="replace"))
+            if remaining:
+                sys.stderr.write(remaining)
+                sys.stderr.flush()
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow and Keras with the start-up chatter filtered out.
+
+    A user who set `TF_CPP_MIN_LOG_LEVEL=0` asked for everything and gets it.
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with quiet_stderr():
+        import tensorflow  # noqa: F401
+
+        import keras  # noqa: F401
