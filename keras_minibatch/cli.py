@@ -133,8 +133,7 @@ def _command_train(config: config_lib.TrainConfig) -> int:
     _quiet_tensorflow()
     from keras_minibatch import training  # Imports TensorFlow: only after every check passed.
 
-    path = rundir.prepare_run_dir(workdir, overwrite=_OVERWRITE.value)
-    training.train_and_evaluate(config, path, progress_bar=_show_progress_bar())
+    training.train_and_evaluate(config, workdir, overwrite=_OVERWRITE.value, progress_bar=_show_progress_bar())
     return 0
 
 

@@ -163,8 +163,8 @@ class TrainConfig:
         if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:
             raise ConfigError("early_stopping_monitor", self.early_stopping_monitor, "must be a metric name such as val_loss")
         check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
-        if not _is_number(self.early_stopping_min_delta) or not math.isfinite(self.early_stopping_min_delta):
-            raise ConfigError("early_stopping_min_delta", self.early_stopping_min_delta, "must be a finite number")
+        if not _is_number(self.early_stopping_min_delta) or not 0.0 <= self.early_stopping_min_delta < math.inf:
+            raise ConfigError("early_stopping_min_delta", self.early_stopping_min_delta, "must be a finite number >= 0")
         check_choice("early_stopping_mode", self.early_stopping_mode, EARLY_STOPPING_MODES)
         if not isinstance(self.restore_best_weights, bool):
             raise ConfigError("restore_best_weights", self.restore_best_weights, "must be true or false")

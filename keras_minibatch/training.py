@@ -111,6 +111,7 @@ def train_and_evaluate(
     *,
     dataset: Dataset | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+    overwrite: bool = False,
     verbose: int = 1,
     progress_bar: bool = False,
     print_fn: Callable[[str], Any] = print,
@@ -125,9 +126,12 @@ def train_and_evaluate(
 
     Args:
         config: The hyperparameters.
-        workdir: The run folder; it must exist (see `rundir.prepare_run_dir`).
+        workdir: The run folder; created if missing. A folder that already holds
+            files is refused unless `overwrite`.
         dataset: Already loaded data; by default loads `config.dataset`.
         extra_callbacks: More callbacks for `fit`, after the run's own.
+        overwrite: Whether to replace an existing run folder's contents.
+            Defaults to `False`.
         verbose: `0` prints nothing; `1` prints the header, one line per
             epoch and the test metrics. Defaults to `1`.
         progress_bar: Whether to show Keras' per-batch progress bar (for a
@@ -136,8 +140,12 @@ def train_and_evaluate(
 
     Returns:
         A `TrainResult`.
+
+    Raises:
+        RunDirError: when `workdir` holds an earlier run and `overwrite` is false.
+        DataError: when the data source is missing or malformed.
     """
-    workdir = Path(workdir)
+    workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
     keras.utils.set_random_seed(config.seed)
     if dataset is None:
         dataset = load_dataset(
