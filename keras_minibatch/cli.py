@@ -183,6 +183,10 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
     if any(arg in _HELP_ARGS for arg in argv[1:]):
         _print_help()
         sys.exit(0)
+    if any(arg in ("--helpfull", "-helpfull") for arg in argv[1:]):
+        print(__doc__)
+        print(flags.FLAGS.get_help())
+        sys.exit(0)
     try:
         remaining = flags.FLAGS(list(argv))
     except flags.Error as error:
