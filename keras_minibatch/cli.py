@@ -55,6 +55,7 @@ _EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFA
 _EARLY_STOPPING_MIN_DELTA = flags.DEFINE_float("early_stopping_min_delta", _DEFAULTS.early_stopping_min_delta, "Smallest change counted as an improvement.")
 _EARLY_STOPPING_MODE = flags.DEFINE_string("early_stopping_mode", _DEFAULTS.early_stopping_mode, "auto, min or max.")
 _RESTORE_BEST_WEIGHTS = flags.DEFINE_boolean("restore_best_weights", _DEFAULTS.restore_best_weights, "Early stopping restores the best epoch's weights.")
+_DISTRIBUTION = flags.DEFINE_string("distribution", _DEFAULTS.distribution, "none or mirrored (tf.distribute.MirroredStrategy over local devices); --batch_size is the global batch.")
 _CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatable: 'package.module:ClassName(key=value, ...)'.")
 # Output.
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/.")
@@ -107,6 +108,7 @@ def build_config() -> config_lib.TrainConfig:
             early_stopping_mode=_EARLY_STOPPING_MODE.value,
             restore_best_weights=_RESTORE_BEST_WEIGHTS.value,
             callbacks=tuple(_CALLBACKS.value),
+            distribution=_DISTRIBUTION.value,
         )
     except config_lib.ConfigError as error:
         raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
@@ -182,6 +184,11 @@ def _print_help() -> None:
 def _parse_flags(argv: Sequence[str]) -> list[str]:
     if any(arg in _HELP_ARGS for arg in argv[1:]):
         _print_help()
+        sys.exit(0)
+    if "--version" in argv[1:]:
+        from keras_minibatch import __version__
+
+        print(f"{PROG} {__version__}")
         sys.exit(0)
     if any(arg in ("--helpfull", "-helpfull") for arg in argv[1:]):
         print(__doc__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,32 @@ def library_versions() -> dict[str, str]:
         "keras_tuner": keras_tuner.__version__,
         "numpy": np.__version__,
     }
+
+
+def make_strategy(distribution: str) -> Any:
+    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`.
+
+    `"multi_worker"` reads the cluster from the `TF_CONFIG` environment variable,
+    as every `tf.distribute.MultiWorkerMirroredStrategy` program does.
+    """
+    import tensorflow as tf
+
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if distribution == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy: Any) -> bool:
+    """Whether this process writes the run folder (every process of a single-machine run does)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
@@ -145,7 +172,13 @@ def train_and_evaluate(
         RunDirError: when `workdir` holds an earlier run and `overwrite` is false.
         DataError: when the data source is missing or malformed.
     """
-    workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
+    # A multi-worker strategy must exist before any other TensorFlow work.
+    strategy = make_strategy(config.distribution)
+    if is_chief(strategy):
+        workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
+    else:
+        # Other workers train in lock step but write to scratch space: one folder, one writer.
+        workdir = Path(tempfile.mkdtemp(prefix="keras-minibatch-worker-"))
     keras.utils.set_random_seed(config.seed)
     if dataset is None:
         dataset = load_dataset(
@@ -155,16 +188,17 @@ def train_and_evaluate(
             max_train_samples=config.max_train_samples,
         )
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
-    model = build_mlp(
-        dataset.input_shape,
-        dataset.num_classes,
-        hidden_units=config.hidden_units,
-        activation=config.activation,
-        dropout=config.dropout,
-        optimizer=config.optimizer,
-        learning_rate=config.learning_rate,
-        steps_per_execution=config.steps_per_execution,
-    )
+    with strategy.scope():
+        model = build_mlp(
+            dataset.input_shape,
+            dataset.num_classes,
+            hidden_units=config.hidden_units,
+            activation=config.activation,
+            dropout=config.dropout,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+            steps_per_execution=config.steps_per_execution,
+        )
     trainable, non_trainable = count_parameters(model)
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})
     if verbose:

@@ -50,6 +50,7 @@ def run_cli(capsys):
         (["train", "--dataset=no/such/place"], "no/such/place"),
         (["train", "--callbacks=not a spec"], "--callbacks entry 'not a spec' is malformed"),
         (["evaluate"], "--model is required"),
+        (["train", "--distribution=multi_worker"], "--distribution=multi_worker is not available"),
         (["evaluate", "--model=no/such/model.keras"], "no model file found"),
     ],
 )
@@ -68,6 +69,13 @@ def test_existing_workdir_is_refused(run_cli, tmp_path):
     assert code == 1
     assert "--overwrite" in err and err.count("\n") == 1
     assert (tmp_path / "model.keras").read_text() == "precious"
+
+
+def test_version_is_printed(run_cli):
+    from keras_minibatch import __version__
+
+    code, out, _ = run_cli("--version")
+    assert (code, out) == (0, f"keras-minibatch {__version__}\n")
 
 
 def test_help_lists_the_key_flags(run_cli):
