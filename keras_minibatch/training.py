@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 import callbacks as minibatch_callbacks
-from keras_minibatch import report, rundir
+from keras_minibatch import plots, report, rundir
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset, stratified_validation_order
 from keras_minibatch.model import build_mlp, count_parameters
@@ -28,6 +28,8 @@ HISTORY_JSON = "history.json"
 METRICS_FILE = "metrics.json"
 EPOCH_LOG_FILE = "epochs.jsonl"
 TENSORBOARD_DIR = "tensorboard"
+LEARNING_CURVES_PLOT = "learning_curves.png"
+CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 
 
 @dataclasses.dataclass
@@ -232,10 +234,14 @@ def train_and_evaluate(
     # The one and only look at the test split.
     scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
     test_metrics = {f"test_{name}": float(value) for name, value in scores.items()}
+    # Predictions on the same scored split, for the confusion matrix (no new look at labels' fit).
+    test_predictions = np.argmax(model.predict(dataset.x_test, batch_size=max(config.batch_size, 256), verbose=0), axis=1)
     report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(history_dict.get("loss", [])))
 
     with rundir.atomic_path(workdir / MODEL_FILE) as temp_model_path:
         model.save(temp_model_path)
+    plots.plot_learning_curves(history_dict, workdir / LEARNING_CURVES_PLOT)
+    plots.plot_confusion_matrix(dataset.y_test, test_predictions, dataset.num_classes, workdir / CONFUSION_MATRIX_PLOT, title="Confusion matrix, test split")
     rundir.write_history_csv_atomic(workdir / HISTORY_CSV, history_dict)
     rundir.write_json_atomic(workdir / HISTORY_JSON, history_dict)
     rundir.write_json_atomic(

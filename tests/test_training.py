@@ -31,7 +31,7 @@ def tiny_run(tmp_path_factory):
 
 def test_run_folder_holds_every_artifact(tiny_run):
     names = {path.name for path in tiny_run.workdir.iterdir()}
-    assert {"model.keras", "config.json", "history.csv", "history.json", "metrics.json", "epochs.jsonl", "tensorboard"} <= names
+    assert {"model.keras", "config.json", "history.csv", "history.json", "metrics.json", "epochs.jsonl", "tensorboard", "learning_curves.png", "confusion_matrix.png"} <= names
     assert not [name for name in names if ".tmp" in name]
 
 
