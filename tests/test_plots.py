@@ -51,10 +51,11 @@ def test_learning_curves_draw_the_history_per_1_based_epoch():
         assert list(lines["validation"].get_ydata()) == HISTORY[f"val_{name}"]
 
 
-def test_learning_curves_epoch_ticks_are_integers():
-    figure = plots.learning_curves_figure({key: values * 4 for key, values in HISTORY.items()})
+@pytest.mark.parametrize("num_epochs", [1, 2, 12, 200])
+def test_learning_curves_epoch_ticks_are_integers(num_epochs):
+    figure = plots.learning_curves_figure({"loss": [0.5] * num_epochs, "val_loss": [0.6] * num_epochs}, metrics=("loss",))
     figure.canvas.draw()
-    ticks = [tick for tick in figure.axes[0].get_xticks() if 0.5 <= tick <= 12.5]
+    ticks = [tick for tick in figure.axes[0].get_xticks() if 0.5 <= tick <= num_epochs + 0.5]
     assert ticks and all(float(tick).is_integer() for tick in ticks)
 
 
@@ -145,6 +146,9 @@ def test_trial_objectives_plot_each_trial_and_the_running_best(tmp_path):
     np.testing.assert_array_equal(lines["val_loss"].get_ydata(), [0.5, 0.7, math.nan, 0.3])
     assert list(lines["best so far (min)"].get_ydata()) == [0.5, 0.5, 0.5, 0.3]
     assert "1 without a value" in axes.get_title()
+    figure = axes.get_figure()
+    figure.canvas.draw()
+    assert all(float(tick).is_integer() for tick in axes.get_xticks())
 
 
 @pytest.mark.parametrize(
