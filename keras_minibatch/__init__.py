@@ -24,6 +24,12 @@ _EXPORTS = {
     "train_and_evaluate": "keras_minibatch.training",
     "evaluate_saved_model": "keras_minibatch.evaluation",
     "prepare_run_dir": "keras_minibatch.rundir",
+    "SearchConfig": "keras_minibatch.search_config",
+    "SearchResult": "keras_minibatch.tuning",
+    "SearchError": "keras_minibatch.tuning",
+    "search": "keras_minibatch.tuning",
+    "load_tuner": "keras_minibatch.tuning",
+    "seed_variance": "keras_minibatch.seed_variance",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -3,11 +3,18 @@
 Usage:
   keras-minibatch train [--dataset=digits] [--epochs=10] [--batch_size=32] [flags]
   keras-minibatch evaluate --model=RUN_FOLDER_OR_MODEL_FILE [--dataset=...]
+  keras-minibatch tune --tuner=random|bayesian|grid|hyperband --max_trials=N [flags]
+  keras-minibatch tensorboard [--workdir=runs] [--port=6006]
 
 Commands:
   train      Train the MLP with model.fit and validation_split, score the test split
              once, and save everything into a run folder (--workdir).
   evaluate   Re-score a saved model on a data source's test split.
+  tune       Search hyperparameters with KerasTuner on the training data (objective on
+             validation metrics), retrain the winner and score the test split once.
+  tensorboard
+             Serve run folders (--workdir, default runs/) with TensorBoard on
+             127.0.0.1 until Ctrl-C; never on the network.
 
 Exit codes: 0 success; 1 the run failed; 2 bad flags, arguments or input data.
 Every flag below is checked before TensorFlow is imported. --helpfull lists all flags.
@@ -16,6 +23,7 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 from __future__ import annotations
 
 import os
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,11 +31,13 @@ from absl import app, flags
 
 from keras_minibatch import config as config_lib
 from keras_minibatch import rundir
+from keras_minibatch import search_config as search_config_lib
+from keras_minibatch import search_dir
 from keras_minibatch.data import DataError, check_source
 from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
 
 PROG = "keras-minibatch"
-COMMANDS = ("train", "evaluate")
+COMMANDS = ("train", "evaluate", "tune", "tensorboard")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
@@ -58,10 +68,22 @@ _RESTORE_BEST_WEIGHTS = flags.DEFINE_boolean("restore_best_weights", _DEFAULTS.r
 _DISTRIBUTION = flags.DEFINE_string("distribution", _DEFAULTS.distribution, "none or mirrored (tf.distribute.MirroredStrategy over local devices); --batch_size is the global batch.")
 _CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatable: 'package.module:ClassName(key=value, ...)'.")
 # Output.
-_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/. tensorboard: the folder to serve, default runs/.")
 _OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing run folder's contents.")
 _PROGRESS = flags.DEFINE_enum("progress", "auto", ["auto", "bar", "lines"], "Per-batch progress bar (bar), one line per epoch (lines), or bar only on a terminal (auto).")
+# Search (tune).
+_SEARCH_DEFAULTS = search_config_lib.SearchConfig()
+_TUNER = flags.DEFINE_string("tuner", _SEARCH_DEFAULTS.tuner, f"tune: {', '.join(search_config_lib.TUNERS)}.")
+_MAX_TRIALS = flags.DEFINE_integer("max_trials", _SEARCH_DEFAULTS.max_trials, "tune: most trials, resumed ones included.")
+_EXECUTIONS_PER_TRIAL = flags.DEFINE_integer("executions_per_trial", _SEARCH_DEFAULTS.executions_per_trial, "tune: trainings per trial, averaged.")
+_OBJECTIVE = flags.DEFINE_string("objective", _SEARCH_DEFAULTS.objective, f"tune: {', '.join(search_config_lib.OBJECTIVES)} (validation metrics only).")
+_FIX = flags.DEFINE_multi_string("fix", [], f"tune: pin hyperparameters, e.g. --fix=learning_rate=1e-3,optimizer=adam; names: {', '.join(search_config_lib.FIXABLE_HYPERPARAMETERS)}.")
+_RESUME = flags.DEFINE_boolean("resume", False, "tune: continue the search in --workdir (finished trials are kept).")
 _MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
+
+# TensorBoard.
+_PORT = flags.DEFINE_integer("port", 6006, "tensorboard: TCP port; 0 picks a free one.", lower_bound=0, upper_bound=65535)
+_HOST = flags.DEFINE_string("host", "127.0.0.1", "tensorboard: loopback address to listen on (127.0.0.1, ::1 or localhost).")
 
 _HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
 
@@ -159,6 +181,56 @@ def _command_evaluate(config: config_lib.TrainConfig) -> int:
     return 0
 
 
+def build_search_config() -> search_config_lib.SearchConfig:
+    """Builds the `SearchConfig` from the parsed flags.
+
+    Raises:
+        UsageError: naming the flag, the value and what is allowed.
+    """
+    try:
+        return search_config_lib.SearchConfig(
+            tuner=_TUNER.value,
+            max_trials=_MAX_TRIALS.value,
+            executions_per_trial=_EXECUTIONS_PER_TRIAL.value,
+            objective=_OBJECTIVE.value,
+            fixed=search_config_lib.parse_fix_spec(_FIX.value),
+        )
+    except config_lib.ConfigError as error:
+        flag = "fix" if error.field == "fixed" else error.field
+        raise UsageError(f"--{flag}={_format_flag_value(error.value)} {error.allowed}") from None
+
+
+def _command_tune(config: config_lib.TrainConfig) -> int:
+    search_config = build_search_config()
+    if _RESUME.value and not _WORKDIR.value:
+        raise UsageError("--resume needs --workdir: the folder of the search to continue")
+    workdir = _WORKDIR.value or str(rundir.default_run_dir(f"tune-{search_config.tuner}-{config.dataset}"))
+    search_dir.check_search_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
+    for spec in config.callbacks:
+        parse_callback_spec(spec)
+    _quiet_tensorflow()
+    from keras_minibatch import tuning  # Imports TensorFlow: only after every check passed.
+
+    try:
+        tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
+    except tuning.SearchError as error:
+        _fail(str(error), EXIT_FAILURE)
+    return 0
+
+
+def _command_tensorboard() -> int:
+    from keras_minibatch import tensorboard_server  # Standard library only: TensorBoard runs in a child.
+
+    logdir = _WORKDIR.value or rundir.DEFAULT_RUNS_ROOT
+    if not os.path.isdir(logdir):
+        raise UsageError(f"--workdir={logdir} is not a folder; pass a run folder or a folder of runs (default: runs)")
+    try:
+        tensorboard_server.tensorboard_command(logdir, port=_PORT.value, host=_HOST.value)
+    except ValueError:
+        raise UsageError(f"--host={_HOST.value} must be a loopback address (127.0.0.1, ::1 or localhost): TensorBoard has no authentication") from None
+    return 0 if tensorboard_server.serve(logdir, port=_PORT.value, host=_HOST.value) == 0 else EXIT_FAILURE
+
+
 def main(argv: Sequence[str]) -> int:
     """Checks the command and flags, then runs the command."""
     if len(argv) < 2:
@@ -168,10 +240,14 @@ def main(argv: Sequence[str]) -> int:
         raise UsageError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
     if stray:
         raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
+    if command == "tensorboard":
+        return _command_tensorboard()
     config = build_config()
     check_source(config.dataset)
     if command == "train":
         return _command_train(config)
+    if command == "tune":
+        return _command_tune(config)
     return _command_evaluate(config)
 
 

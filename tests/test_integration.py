@@ -89,3 +89,25 @@ def test_example_script_trains_with_our_callbacks():
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("epoch ") >= 2
     assert "test accuracy" in result.stdout
+
+
+def test_tune_from_the_cli_then_resume_keeps_the_trials(tmp_path):
+    workdir = tmp_path / "search"
+    common = ["tune", "--dataset=digits", "--max_train_samples=300", "--epochs=1", "--tuner=random", f"--workdir={workdir}"]
+    first = run_cli(*common, "--max_trials=2")
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    assert "rank" in first.stdout and "test:" in first.stdout
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert {"test_accuracy", "test_loss"} <= set(metrics)
+    assert json.loads((workdir / "best_hyperparameters.json").read_text())
+
+    refused = run_cli(*common, "--max_trials=2")
+    assert refused.returncode != 0
+    assert "--resume" in refused.stderr and "--overwrite" in refused.stderr
+    assert len(refused.stderr.splitlines()) == 1
+
+    resumed = run_cli(*common, "--max_trials=3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    trials = json.loads((workdir / "trials.json").read_text())
+    assert len(trials) == 3

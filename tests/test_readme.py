@@ -13,12 +13,13 @@ def python_blocks() -> list[str]:
 def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     blocks = python_blocks()
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         shrunk = block.replace("epochs=10", "epochs=1").replace("epochs=20", "epochs=1")
         exec(compile(shrunk, str(README), "exec"), {})
     assert (tmp_path / "epochs.csv").is_file()
     assert (tmp_path / "runs" / "my-run" / "model.keras").is_file()
+    assert (tmp_path / "runs" / "my-search" / "best_hyperparameters.json").is_file()
 
 
 def test_readme_commands_name_real_flags():

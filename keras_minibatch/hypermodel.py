@@ -1,0 +1,250 @@
+"""The search space as a KerasTuner `HyperModel` over the one model builder, `build_mlp`.
+
+Hidden layer `i` has its own `units_i`, declared inside
+`hp.conditional_scope("num_layers", [i, ..., max])`: KerasTuner then knows which
+units are active in a trial, so grid search does not enumerate widths of absent
+layers, random search does not count them in its duplicate check, and Bayesian
+optimization embeds absent layers at their default (all three handle conditional
+scopes in KerasTuner 1.4.8). For grid search the learning rate is a sorted choice of
+half-decades. Every hyperparameter is declared in `build`, the batch
+size included, so the space is complete before the first trial; `fit` reads the
+batch size back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import keras_tuner
+
+import callbacks as minibatch_callbacks
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.model import build_mlp
+from keras_minibatch.plugins import load_callback
+from keras_minibatch.search_config import SearchConfig
+
+__all__ = ["MLPHyperModel", "RequireObjective", "StopOnNonFiniteLoss", "train_config_for"]
+
+
+def _units_names(values: Mapping[str, Any]) -> list[str]:
+    return [f"units_{index}" for index in range(1, int(values["num_layers"]) + 1)]
+
+
+def _log_grid(low: float, high: float, wanted: float) -> list[float]:
+    """Returns `low`, `low * sqrt(10)`, `low * 10`, ... up to `high` (3 significant digits), with `wanted`."""
+    steps = math.floor(2 * math.log10(high / low) + 1e-9)
+    points = {float(f"{low * 10 ** (step / 2):.3g}") for step in range(steps + 1)} | {low, high}
+    if low <= wanted <= high:
+        points.add(wanted)
+    return sorted(point for point in points if low <= point <= high)
+
+
+def train_config_for(train_config: TrainConfig, hyperparameters: Mapping[str, Any]) -> TrainConfig:
+    """Returns `train_config` with a trial's hyperparameters in place of its own.
+
+    Args:
+        train_config: Supplies everything that is not searched (data, epochs, seed...).
+        hyperparameters: A trial's values, e.g. `SearchResult.best_hyperparameters`:
+            `num_layers`, `units_1`...`units_<num_layers>`, `activation`,
+            `dropout`, `optimizer`, `learning_rate`, `batch_size`.
+
+    Returns:
+        A checked `TrainConfig`; `keras-minibatch train` with these values trains
+        the same model.
+    """
+    return train_config.replace(
+        hidden_units=tuple(int(hyperparameters[name]) for name in _units_names(hyperparameters)),
+        activation=hyperparameters["activation"],
+        dropout=round(float(hyperparameters["dropout"]), 10),  # 0.30000000000000004 from a 0.1 step
+        optimizer=hyperparameters["optimizer"],
+        learning_rate=float(hyperparameters["learning_rate"]),
+        batch_size=int(hyperparameters["batch_size"]),
+    )
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, remembering why.
+
+    Like `keras.callbacks.TerminateOnNaN`, without printing, and keeping the
+    reason (`reason`) for the trial table.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.reason: str | None = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.reason = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        loss = logs.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.reason = f"loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1}"
+            self.model.stop_training = True
+
+
+class RequireObjective(keras.callbacks.Callback):
+    """Stops the whole search when the objective is missing from the epoch logs.
+
+    Every trial would fail the same way, so this raises KerasTuner's
+    `FatalValueError`, which ends the search instead of failing trial after trial.
+    """
+
+    def __init__(self, objective: str):
+        super().__init__()
+        self.objective = objective
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        if self.objective not in logs:
+            raise keras_tuner.errors.FatalValueError(
+                f"objective {self.objective!r} is not among the metrics fit() logged: "
+                f"{', '.join(sorted(logs)) or 'none'}; fit with validation_split so val_ metrics exist."
+            )
+
+
+class MLPHyperModel(keras_tuner.HyperModel):
+    """Samples the lecture's MLP (`build_mlp`) and its batch size from a `SearchConfig`.
+
+    Defaults of each hyperparameter, the first trial of a grid search, are the
+    `TrainConfig`'s own values where the space holds them (the lecture's MLP for
+    a default `TrainConfig`).
+
+    Args:
+        input_shape: Shape of one sample, e.g. `(28, 28)`.
+        num_classes: Number of classes.
+        search_config: The space and objective.
+        train_config: The seed, `steps_per_execution`, early stopping and
+            plug-in callbacks used by every trial, and the defaults.
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, *, search_config: SearchConfig, train_config: TrainConfig):
+        super().__init__(name="mlp", tunable=True)
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+        self.search_config = search_config
+        self.train_config = train_config
+        self._builds = 0  # models built since `begin_trial`: execution k builds with seed + k
+        self._fits = 0  # fits since `begin_trial`: execution k logs to `execution<k>`
+
+    def _choice(self, hp: keras_tuner.HyperParameters, name: str, values: Sequence[Any], wanted: Any, fixed_name: str | None = None) -> Any:
+        fixed = self.search_config.fixed_values
+        key = fixed_name or name
+        if key in fixed:
+            return hp.Fixed(name, fixed[key])
+        if len(values) == 1:
+            return hp.Fixed(name, values[0])
+        return hp.Choice(name, list(values), default=wanted if wanted in values else None)
+
+    def _number(self, hp: keras_tuner.HyperParameters, name: str, bounds: tuple[float, float], wanted: float, **kwargs: Any) -> float:
+        fixed = self.search_config.fixed_values
+        if name in fixed:
+            return hp.Fixed(name, fixed[name])
+        low, high = bounds
+        if low == high:
+            return hp.Fixed(name, low)
+        return hp.Float(name, low, high, default=wanted if low <= wanted <= high else None, **kwargs)
+
+    def _num_layers(self, hp: keras_tuner.HyperParameters) -> tuple[int, int, int]:
+        """Declares `num_layers`; returns its value and the fewest and most layers a trial can have."""
+        fixed = self.search_config.fixed_values
+        low, high = self.search_config.num_layers_range
+        if "num_layers" in fixed:
+            low = high = fixed["num_layers"]
+        if low == high:
+            return hp.Fixed("num_layers", low), low, high
+        wanted = len(self.train_config.hidden_units)
+        return hp.Int("num_layers", low, high, default=wanted if low <= wanted <= high else None), low, high
+
+    def batch_size(self, hp: keras_tuner.HyperParameters) -> int:
+        """Declares (or reads back) `batch_size`."""
+        return self._choice(hp, "batch_size", self.search_config.batch_size_choices, self.train_config.batch_size)
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """Declares the space and returns the compiled MLP for `hp`'s values."""
+        space, wanted = self.search_config, self.train_config
+        num_layers, min_layers, max_layers = self._num_layers(hp)
+        hidden_units = []
+        for index in range(1, max_layers + 1):
+            default = wanted.hidden_units[index - 1] if index <= len(wanted.hidden_units) else None
+            # Layers every trial has need no condition; deeper ones exist for num_layers >= index.
+            scope = hp.conditional_scope("num_layers", list(range(index, max_layers + 1))) if index > min_layers else contextlib.nullcontext()
+            with scope:
+                units = self._choice(hp, f"units_{index}", space.units_choices, default, fixed_name="units")
+            if index <= num_layers:
+                hidden_units.append(units)
+        activation = self._choice(hp, "activation", space.activation_choices, wanted.activation)
+        dropout = self._number(hp, "dropout", space.dropout_range, wanted.dropout, step=0.1)
+        optimizer = self._choice(hp, "optimizer", space.optimizer_choices, wanted.optimizer)
+        if space.tuner == "grid" and "learning_rate" not in space.fixed_values:
+            # KerasTuner's grid walks a stepless Float's 10 mid-decile values in set order; a
+            # sorted Choice of half-decades (plus the configured rate) is a grid one can read.
+            learning_rate = self._choice(hp, "learning_rate", _log_grid(*space.learning_rate_range, wanted.learning_rate), wanted.learning_rate)
+        else:
+            learning_rate = self._number(hp, "learning_rate", space.learning_rate_range, wanted.learning_rate, sampling="log")
+        self.batch_size(hp)
+        # Every trial starts from the same seed (and so does its rerun after a crash); the
+        # executions of one trial differ, or averaging them would average copies.
+        keras.utils.set_random_seed(wanted.seed + self._builds)
+        self._builds += 1
+        return build_mlp(
+            self.input_shape,
+            self.num_classes,
+            hidden_units=hidden_units,
+            activation=activation,
+            dropout=round(float(dropout), 10),
+            optimizer=optimizer,
+            learning_rate=float(learning_rate),
+            steps_per_execution=wanted.steps_per_execution,
+        )
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, trial_logdir: str | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), **kwargs: Any) -> keras.callbacks.History:
+        """Fits `model` with the trial's batch size; a NaN or infinite loss fails the trial.
+
+        Args:
+            hp: The trial's hyperparameters.
+            model: The model `build` returned.
+            *args: `fit` arguments (the reordered training arrays).
+            trial_logdir: Folder for this trial's TensorBoard logs; each execution
+                writes to `execution<k>` inside it. Defaults to `None` (no logs).
+            callbacks: KerasTuner's callbacks for this execution.
+            **kwargs: More `fit` arguments (`epochs`, `validation_split`, ...).
+
+        Returns:
+            The `History` of `fit`.
+
+        Raises:
+            keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite.
+        """
+        guard = StopOnNonFiniteLoss()
+        fit_callbacks = [*callbacks, guard, RequireObjective(self.search_config.objective)]
+        execution, self._fits = self._fits, self._fits + 1
+        if trial_logdir is not None:
+            fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(trial_logdir, f"execution{execution}"), write_graph=False, profile_batch=0))
+        config = self.train_config
+        if config.early_stopping:
+            fit_callbacks.append(minibatch_callbacks.EarlyStopping(
+                monitor=config.early_stopping_monitor, min_delta=config.early_stopping_min_delta,
+                patience=config.early_stopping_patience, mode=config.early_stopping_mode,
+                restore_best_weights=config.restore_best_weights, verbose=0,
+            ))
+        fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
+        history = model.fit(*args, batch_size=self.batch_size(hp), callbacks=fit_callbacks, **kwargs)
+        if guard.reason:
+            raise keras_tuner.errors.FailedTrialError(guard.reason)
+        return history
+
+    def begin_trial(self) -> None:
+        """Restarts execution numbering; the tuner calls it before each trial's first build."""
+        self._builds = 0
+        self._fits = 0

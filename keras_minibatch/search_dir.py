@@ -1,0 +1,117 @@
+"""Search folders: refusing to clobber them, resuming only the same search, fingerprints.
+
+A search folder records in `search_config.json` a fingerprint of what makes its
+trials comparable: the objective, the search space, the training settings and the
+data. Resuming is allowed only when all four match (`max_trials` may differ, so a
+finished search can be extended). Standard library only: the CLI runs
+`check_search_dir` before TensorFlow is imported; the data part of the
+fingerprint is compared by `tuning.search` once the data is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from keras_minibatch import rundir
+from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.search_config import SearchConfig
+
+__all__ = ["SEARCH_CONFIG_FILE", "check_same_search", "check_search_dir", "config_fingerprint", "prepare_search_dir"]
+
+SEARCH_CONFIG_FILE = "search_config.json"
+_PARTS = (("objective", "objective"), ("search_space", "search space"), ("data", "data"), ("train_config", "training settings"))
+
+
+def config_fingerprint(train_config: TrainConfig, search_config: SearchConfig) -> dict[str, Any]:
+    """Returns the fingerprint's `objective`, `search_space` and `train_config` parts, as JSON reads them back."""
+    space = search_config.to_dict()
+    del space["max_trials"]
+    objective = space.pop("objective")
+    return json.loads(json.dumps({"objective": objective, "search_space": space, "train_config": train_config.to_dict()}))
+
+
+def check_same_search(saved: Mapping[str, Any], current: Mapping[str, Any], workdir: str | os.PathLike) -> None:
+    """Raises `RunDirError` naming every part of `current` (a fingerprint) that differs from `saved`.
+
+    Only the parts present in `current` are compared.
+    """
+    differences = []
+    for key, label in _PARTS:
+        if key not in current or saved.get(key) == current[key]:
+            continue
+        before, now = saved.get(key), current[key]
+        if isinstance(before, dict) and isinstance(now, dict):
+            names = sorted(name for name in set(before) | set(now) if before.get(name) != now.get(name))
+            differences.append(f"{label} ({', '.join(names)})")
+        else:
+            differences.append(f"{label} ({before} there, {now} now)")
+    if differences:
+        raise rundir.RunDirError(
+            f"--workdir {str(workdir)!r} holds a search with a different {'; '.join(differences)}: its trials are not "
+            "comparable with this search. Pass --overwrite to replace it, or choose another folder."
+        )
+
+
+def check_search_dir(
+    workdir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    train_config: TrainConfig | None = None,
+    search_config: SearchConfig | None = None,
+) -> dict[str, Any] | None:
+    """Checks, changing nothing, that `workdir` can take this search.
+
+    Args:
+        workdir: The search folder.
+        resume: Whether the search continues one in `workdir`. Defaults to `False`.
+        overwrite: Whether `workdir`'s contents may be deleted. Defaults to `False`.
+        train_config: With `search_config`, compared with a resumed search's.
+        search_config: With `train_config`, compared with a resumed search's.
+
+    Returns:
+        The saved `search_config.json` record when resuming a search, else `None`.
+
+    Raises:
+        ConfigError: when both `resume` and `overwrite` are set.
+        RunDirError: when `workdir` is a file; holds files and neither flag is
+            set; is resumed but holds no search; or holds a search with another
+            objective, space or training settings and `overwrite` is not set.
+    """
+    if resume and overwrite:
+        raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the search in the folder, overwrite deletes it; pass one of them")
+    path = Path(workdir)
+    if path.exists() and not path.is_dir():
+        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+    if not (path.is_dir() and any(path.iterdir())) or overwrite:
+        return None
+    if not resume:
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} already holds a search; pass --resume to continue it, --overwrite to "
+            "replace it, or choose another folder."
+        )
+    record_path = path / SEARCH_CONFIG_FILE
+    if not record_path.is_file():
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} holds files but no {SEARCH_CONFIG_FILE}, so it is not a search to resume; "
+            "pass --overwrite to replace it, or choose another folder."
+        )
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if train_config is not None and search_config is not None:
+        check_same_search(record.get("fingerprint", {}), config_fingerprint(train_config, search_config), path)
+    return record
+
+
+def prepare_search_dir(workdir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> Path:
+    """Creates `workdir`, or empties it for `overwrite`; a resumed folder is kept as it is.
+
+    Call `check_search_dir` first.
+    """
+    path = Path(workdir)
+    if resume and path.is_dir():
+        return path
+    return rundir.prepare_run_dir(path, overwrite=overwrite)
