@@ -2,5 +2,6 @@
 
 from callbacks.early_stopping import EarlyStopping
 from callbacks.epoch_metrics_logger import EpochMetricsLogger
+from callbacks.stop_on_non_finite_loss import StopOnNonFiniteLoss
 
-__all__ = ["EarlyStopping", "EpochMetricsLogger"]
+__all__ = ["EarlyStopping", "EpochMetricsLogger", "StopOnNonFiniteLoss"]

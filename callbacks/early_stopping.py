@@ -134,16 +134,27 @@ class EarlyStopping(keras.callbacks.Callback):
     def get_state(self) -> dict[str, Any]:
         """Returns the JSON-native run state, without the best weights.
 
-        After `set_state`, weights are restored only from an epoch that
+        Save `best_weights` beside it (they are arrays) and pass them back to
+        `set_state`; without them, weights are restored only from an epoch that
         improves on the loaded `best`.
         """
         return {key: getattr(self, key) for key in _STATE_KEYS}
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Loads `get_state()` output; the next `fit()` continues from it, unstopped."""
+    @property
+    def best_weights(self) -> list | None:
+        """The weights of the best epoch so far (when `restore_best_weights`), or `None`."""
+        return self._best_weights
+
+    def set_state(self, state: dict[str, Any], best_weights: list | None = None) -> None:
+        """Loads `get_state()` output; the next `fit()` continues from it, unstopped.
+
+        Args:
+            state: Output of `get_state()`.
+            best_weights: The `best_weights` saved with that state, if any.
+        """
         if set(state) != set(_STATE_KEYS):
             raise ValueError(f"`state` keys ({sorted(state)}) must be {sorted(_STATE_KEYS)}.")
-        self._resume = dict(state)
+        self._resume = {**state, "best_weights": best_weights}
         for key in _STATE_KEYS:
             setattr(self, key, state[key])
 
@@ -155,7 +166,7 @@ class EarlyStopping(keras.callbacks.Callback):
         self.best_epoch: int | None = resume.get("best_epoch")
         self.stopped_epoch: int | None = None
         self.stop_reason: str | None = None
-        self._best_weights: list | None = None
+        self._best_weights: list | None = resume.get("best_weights")
         self._direction: str | None = None  # Resolved once the metrics are built.
         self._keys_seen: list[str] | None = None
         self._monitor_seen = False

@@ -124,7 +124,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         self.history = []
         self._columns = None
         self._epoch_start = None
-        self._close()
+        self.close()
         if self.filename is None:
             return
         if self._is_csv and self.append and os.path.exists(self.filename):
@@ -152,7 +152,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         logs = logs or {}
-        self._close()
+        self.close()
 
     def _row(self, epoch: int, logs: dict, seconds: float | None) -> dict[str, Any]:
         train = [key for key in logs if not key.startswith("val_")]
@@ -192,7 +192,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
                 writer.writerow(self._columns)
             extra = [key for key in row if key not in self._columns]
             if extra:
-                self._close()  # `fit` skips `on_train_end` after an error.
+                self.close()  # `fit` skips `on_train_end` after an error.
                 raise ValueError(
                     f"Epoch {row['epoch']} logged {extra}, which are not columns of "
                     f"{self.filename!r} ({self._columns}). Write to a new file or use "
@@ -210,7 +210,8 @@ class EpochMetricsLogger(keras.callbacks.Callback):
             return "NaN"
         return value
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Closes the log file. `fit()` does this at its end; an interrupted `fit()` does not."""
         if self._file is not None:
             self._file.close()
             self._file = None

@@ -16,14 +16,17 @@ Commands:
              Serve run folders (--workdir, default runs/) with TensorBoard on
              127.0.0.1 until Ctrl-C; never on the network.
 
-Exit codes: 0 success; 1 the run failed; 2 bad flags, arguments or input data.
+Exit codes: 0 success; 1 the run failed (diverged, folder taken or locked, corrupt
+checkpoint); 2 bad flags, arguments or input data; 130 / 143 stopped by Ctrl-C / SIGTERM
+(everything up to the last completed epoch or trial is kept; the resume command is printed).
 Every flag below is checked before TensorFlow is imported. --helpfull lists all flags.
 """
 
 from __future__ import annotations
 
 import os
-import os
+import shlex
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -34,12 +37,19 @@ from keras_minibatch import rundir
 from keras_minibatch import search_config as search_config_lib
 from keras_minibatch import search_dir
 from keras_minibatch.data import DataError, check_source
+from keras_minibatch.locking import FolderLockedError
 from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
 
 PROG = "keras-minibatch"
 COMMANDS = ("train", "evaluate", "tune", "tensorboard")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_SIGINT = 130  # 128 + signal number, as shells report it.
+EXIT_SIGTERM = 143
+
+# The folder the current command writes, and its argv: for the resume hint after Ctrl-C.
+_RUN_FOLDER: list[str | None] = [None]
+_ORIGINAL_ARGV: list[list[str] | None] = [None]
 
 _DEFAULTS = config_lib.TrainConfig()
 
@@ -78,7 +88,7 @@ _MAX_TRIALS = flags.DEFINE_integer("max_trials", _SEARCH_DEFAULTS.max_trials, "t
 _EXECUTIONS_PER_TRIAL = flags.DEFINE_integer("executions_per_trial", _SEARCH_DEFAULTS.executions_per_trial, "tune: trainings per trial, averaged.")
 _OBJECTIVE = flags.DEFINE_string("objective", _SEARCH_DEFAULTS.objective, f"tune: {', '.join(search_config_lib.OBJECTIVES)} (validation metrics only).")
 _FIX = flags.DEFINE_multi_string("fix", [], f"tune: pin hyperparameters, e.g. --fix=learning_rate=1e-3,optimizer=adam; names: {', '.join(search_config_lib.FIXABLE_HYPERPARAMETERS)}.")
-_RESUME = flags.DEFINE_boolean("resume", False, "tune: continue the search in --workdir (finished trials are kept).")
+_RESUME = flags.DEFINE_boolean("resume", False, "Continue the run (train) or search (tune) in --workdir after a crash or Ctrl-C: finished epochs or trials are kept.")
 _MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
 
 # TensorBoard.
@@ -149,15 +159,30 @@ def _show_progress_bar() -> bool:
     return _PROGRESS.value == "bar"
 
 
+def _check_resume_flags() -> None:
+    if _RESUME.value and _OVERWRITE.value:
+        raise UsageError("--resume and --overwrite exclude each other: resume continues the folder, overwrite deletes it")
+    if _RESUME.value and not _WORKDIR.value:
+        raise UsageError("--resume needs --workdir: the folder to continue")
+
+
 def _command_train(config: config_lib.TrainConfig) -> int:
+    _check_resume_flags()
     workdir = _WORKDIR.value or str(rundir.default_run_dir(config.dataset))
-    rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
+    if _RESUME.value:
+        rundir.check_resumable_run(config, workdir)
+    else:
+        rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
     for spec in config.callbacks:
         parse_callback_spec(spec)
     _quiet_tensorflow()
     from keras_minibatch import training  # Imports TensorFlow: only after every check passed.
 
-    training.train_and_evaluate(config, workdir, overwrite=_OVERWRITE.value, progress_bar=_show_progress_bar())
+    _RUN_FOLDER[0] = workdir
+    try:
+        training.train_and_evaluate(config, workdir, overwrite=_OVERWRITE.value, resume=_RESUME.value, progress_bar=_show_progress_bar())
+    except training.DivergenceError as error:
+        _fail(str(error), EXIT_FAILURE)
     return 0
 
 
@@ -202,9 +227,9 @@ def build_search_config() -> search_config_lib.SearchConfig:
 
 def _command_tune(config: config_lib.TrainConfig) -> int:
     search_config = build_search_config()
-    if _RESUME.value and not _WORKDIR.value:
-        raise UsageError("--resume needs --workdir: the folder of the search to continue")
+    _check_resume_flags()
     workdir = _WORKDIR.value or str(rundir.default_run_dir(f"tune-{search_config.tuner}-{config.dataset}"))
+    _RUN_FOLDER[0] = workdir
     search_dir.check_search_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
     for spec in config.callbacks:
         parse_callback_spec(spec)
@@ -284,20 +309,47 @@ def _fail(message: str, exit_code: int) -> None:
     sys.exit(exit_code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so training stops between steps like on Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def resume_command(argv: Sequence[str], workdir: str) -> str:
+    """Returns the command line that continues an interrupted `train` or `tune`."""
+    kept = [arg for arg in argv[1:] if not arg.startswith(("--workdir", "--overwrite", "--resume", "--noresume"))]
+    return shlex.join([PROG, *kept, f"--workdir={workdir}", "--resume"])
+
+
 def _main_with_clean_errors(argv: Sequence[str]) -> int:
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return main(argv)
+    except KeyboardInterrupt as interrupt:
+        terminated = isinstance(interrupt, Terminated)
+        name, code = ("SIGTERM", EXIT_SIGTERM) if terminated else ("SIGINT", EXIT_SIGINT)
+        if _RUN_FOLDER[0] is None:
+            _fail(f"interrupted ({name}) before anything was written", code)
+        print(
+            f"{PROG}: interrupted ({name}); {_RUN_FOLDER[0]} keeps every completed epoch or trial. "
+            f"Resume with:\n  {resume_command(sys.argv if _ORIGINAL_ARGV[0] is None else _ORIGINAL_ARGV[0], _RUN_FOLDER[0])}",
+            file=sys.stderr,
+        )
+        sys.exit(code)
     except UsageError as error:
         _fail(str(error), EXIT_USAGE)
     except (DataError, CallbackSpecError, config_lib.ConfigError) as error:
         _fail(str(error), EXIT_USAGE)
-    except rundir.RunDirError as error:
+    except (rundir.RunDirError, FolderLockedError) as error:
         _fail(str(error), EXIT_FAILURE)
     return EXIT_FAILURE
 
 
 def run(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: `keras-minibatch COMMAND [--flags]`."""
+    _ORIGINAL_ARGV[0] = list(sys.argv if argv is None else argv)
     app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
 
 

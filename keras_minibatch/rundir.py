@@ -21,13 +21,23 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keras_minibatch.config import TrainConfig
 
 DEFAULT_RUNS_ROOT = "runs"
+# Files of a run folder that decide whether it can be resumed.
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
 
 
 class RunDirError(RuntimeError):
     """A run folder cannot be used or written; the message names the path."""
+
+
+class CorruptCheckpointError(RunDirError):
+    """A saved checkpoint cannot be read; the message names the file and what to do."""
 
 
 def default_run_dir(name: str, *, root: str | os.PathLike = DEFAULT_RUNS_ROOT, now: datetime.datetime | None = None) -> Path:
@@ -114,7 +124,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     try:
-        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+        # Keep every suffix: Keras insists on `.keras` and `.weights.h5` endings.
+        suffixes = "".join(target.suffixes)
+        stem = target.name[: len(target.name) - len(suffixes)] if suffixes else target.name
+        handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{stem}.", suffix=f".tmp{suffixes}")
         os.close(handle)
     except OSError as error:
         raise RunDirError(_describe_os_error(target, error)) from error
@@ -170,3 +183,32 @@ def write_history_csv_atomic(path: str | os.PathLike, history: Mapping[str, Sequ
             row.append(repr(float(values[epoch])) if epoch < len(values) else "")
         writer.writerow(row)
     write_text_atomic(path, buffer.getvalue())
+
+
+def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Path:
+    """Checks that `workdir` holds an unfinished run of this same configuration.
+
+    Only `epochs` may differ (to train a run further than first planned).
+
+    Raises:
+        RunDirError: naming what differs, or why there is nothing to resume.
+    """
+    from keras_minibatch.config import TrainConfig  # Standard library only, like this module.
+
+    path = Path(workdir)
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        if path.is_dir() and all(entry.name == ".lock" for entry in path.iterdir()):
+            return path  # Killed before its first write: nothing to keep, start afresh.
+        raise RunDirError(f"--workdir {str(path)!r} holds no run to resume ({CONFIG_FILE} is missing); drop --resume to start one.")
+    try:
+        saved = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8"))["config"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RunDirError(f"{str(config_path)!r} is corrupt ({error}); pass --overwrite to start the run again.") from error
+    if saved.replace(epochs=config.epochs) != config:
+        now, before = config.to_dict(), saved.to_dict()
+        changes = ", ".join(f"{key}: {before[key]!r} there, {now[key]!r} now" for key in now if key != "epochs" and now[key] != before[key])
+        raise RunDirError(f"--workdir {str(path)!r} was made by a different configuration ({changes}); resume with the same flags, or pass --overwrite.")
+    if (path / METRICS_FILE).is_file():
+        raise RunDirError(f"--workdir {str(path)!r} holds a finished run ({METRICS_FILE} exists); nothing to resume.")
+    return path

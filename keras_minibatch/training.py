@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,17 +15,19 @@ import numpy as np
 
 import callbacks as minibatch_callbacks
 from keras_minibatch import plots, report, rundir
+from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset, stratified_validation_order
 from keras_minibatch.model import build_mlp, count_parameters
+from keras_minibatch.locking import FolderLock
 from keras_minibatch.plugins import load_callback
 
 # File names inside a run folder; other modules (evaluate, tests) read them.
 MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+CONFIG_FILE = rundir.CONFIG_FILE
 HISTORY_CSV = "history.csv"
 HISTORY_JSON = "history.json"
-METRICS_FILE = "metrics.json"
+METRICS_FILE = rundir.METRICS_FILE
 EPOCH_LOG_FILE = "epochs.jsonl"
 TENSORBOARD_DIR = "tensorboard"
 LEARNING_CURVES_PLOT = "learning_curves.png"
@@ -72,29 +74,12 @@ def library_versions() -> dict[str, str]:
 
 
 def make_strategy(distribution: str) -> Any:
-    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`.
-
-    `"multi_worker"` reads the cluster from the `TF_CONFIG` environment variable,
-    as every `tf.distribute.MultiWorkerMirroredStrategy` program does.
-    """
+    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`."""
     import tensorflow as tf
 
     if distribution == "mirrored":
         return tf.distribute.MirroredStrategy()
-    if distribution == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
-
-
-def is_chief(strategy: Any) -> bool:
-    """Whether this process writes the run folder (every process of a single-machine run does)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    if resolver.task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
 def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
@@ -111,27 +96,30 @@ def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndar
     return dataset.x_train[order], dataset.y_train[order], num_fit_samples
 
 
-def build_callbacks(config: TrainConfig, workdir: Path, *, num_fit_samples: int, verbose: int) -> list[keras.callbacks.Callback]:
-    """Returns the run's callbacks: epoch logging, TensorBoard, early stopping, user plug-ins."""
-    run_callbacks: list[keras.callbacks.Callback] = [
-        minibatch_callbacks.EpochMetricsLogger(
-            str(workdir / EPOCH_LOG_FILE), num_samples=num_fit_samples, verbose=1 if verbose else 0
-        ),
-        keras.callbacks.TensorBoard(log_dir=str(workdir / TENSORBOARD_DIR), write_graph=False, profile_batch=0),
-    ]
-    if config.early_stopping:
-        run_callbacks.append(
-            minibatch_callbacks.EarlyStopping(
-                monitor=config.early_stopping_monitor,
-                min_delta=config.early_stopping_min_delta,
-                patience=config.early_stopping_patience,
-                mode=config.early_stopping_mode,
-                restore_best_weights=config.restore_best_weights,
-                verbose=0,
-            )
-        )
-    run_callbacks.extend(load_callback(spec) for spec in config.callbacks)
-    return run_callbacks
+class DivergenceError(RuntimeError):
+    """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
+
+
+def make_early_stopping(config: TrainConfig) -> minibatch_callbacks.EarlyStopping | None:
+    """Returns the run's early stopping callback, or `None` when it is off."""
+    if not config.early_stopping:
+        return None
+    return minibatch_callbacks.EarlyStopping(
+        monitor=config.early_stopping_monitor,
+        min_delta=config.early_stopping_min_delta,
+        patience=config.early_stopping_patience,
+        mode=config.early_stopping_mode,
+        restore_best_weights=config.restore_best_weights,
+        verbose=0,
+    )
+
+
+def _keep_epoch_log_lines(path: Path, epochs_done: int) -> None:
+    """Drops epoch-log lines written after the checkpoint a resumed run starts from."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip() and json.loads(line).get("epoch", 0) <= epochs_done]
+    rundir.write_text_atomic(path, "".join(kept))
 
 
 def train_and_evaluate(
@@ -141,6 +129,7 @@ def train_and_evaluate(
     dataset: Dataset | None = None,
     extra_callbacks: Sequence[keras.callbacks.Callback] = (),
     overwrite: bool = False,
+    resume: bool = False,
     verbose: int = 1,
     progress_bar: bool = False,
     print_fn: Callable[[str], Any] = print,
@@ -150,16 +139,20 @@ def train_and_evaluate(
     The training rows are reordered (seeded, stratified) so `validation_split`
     holds out every class; `fit` never sees the test split, which `evaluate`
     scores once at the end. The folder receives `model.keras`, `history.csv`,
-    `history.json`, `metrics.json`, `config.json`, `epochs.jsonl` and TensorBoard
-    logs under `tensorboard/`.
+    `history.json`, `metrics.json`, `config.json`, `epochs.jsonl`, plots,
+    TensorBoard logs under `tensorboard/` and a per-epoch `checkpoint/` that a
+    killed run resumes from.
 
     Args:
         config: The hyperparameters.
         workdir: The run folder; created if missing. A folder that already holds
-            files is refused unless `overwrite`.
+            files is refused unless `overwrite` or `resume`.
         dataset: Already loaded data; by default loads `config.dataset`.
         extra_callbacks: More callbacks for `fit`, after the run's own.
         overwrite: Whether to replace an existing run folder's contents.
+            Defaults to `False`.
+        resume: Whether to continue the unfinished run in `workdir` from its
+            last completed epoch (same configuration; `epochs` may grow).
             Defaults to `False`.
         verbose: `0` prints nothing; `1` prints the header, one line per
             epoch and the test metrics. Defaults to `1`.
@@ -171,17 +164,40 @@ def train_and_evaluate(
         A `TrainResult`.
 
     Raises:
-        RunDirError: when `workdir` holds an earlier run and `overwrite` is false.
+        RunDirError: when `workdir` holds an earlier run (and neither `overwrite`
+            nor `resume`), or a different or finished run to resume.
+        FolderLockedError: when another live process is using `workdir`.
         DataError: when the data source is missing or malformed.
+        DivergenceError: when the loss or the weights become NaN or infinite.
+        CorruptCheckpointError: when the checkpoint to resume from is damaged.
     """
-    # A multi-worker strategy must exist before any other TensorFlow work.
-    strategy = make_strategy(config.distribution)
-    if is_chief(strategy):
-        workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
+    if resume and overwrite:
+        raise ValueError("`resume` and `overwrite` exclude each other: resume continues the run, overwrite deletes it.")
+    if resume:
+        workdir = rundir.check_resumable_run(config, workdir)
     else:
-        # Other workers train in lock step but write to scratch space: one folder, one writer.
-        workdir = Path(tempfile.mkdtemp(prefix="keras-minibatch-worker-"))
+        workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
+    with FolderLock(workdir):
+        return _train_in_folder(
+            config, workdir, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
+            verbose=verbose, progress_bar=progress_bar, print_fn=print_fn,
+        )
+
+
+def _train_in_folder(
+    config: TrainConfig,
+    workdir: Path,
+    *,
+    dataset: Dataset | None,
+    extra_callbacks: Sequence[keras.callbacks.Callback],
+    resume: bool,
+    verbose: int,
+    progress_bar: bool,
+    print_fn: Callable[[str], Any],
+) -> TrainResult:
+    strategy = make_strategy(config.distribution)
     keras.utils.set_random_seed(config.seed)
+    checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
     if dataset is None:
         dataset = load_dataset(
             config.dataset,
@@ -201,6 +217,9 @@ def train_and_evaluate(
             learning_rate=config.learning_rate,
             steps_per_execution=config.steps_per_execution,
         )
+        if checkpoint is not None:
+            restore_weights(model, checkpoint)
+    initial_epoch = checkpoint.epochs_done if checkpoint else 0
     trainable, non_trainable = count_parameters(model)
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})
     if verbose:
@@ -215,26 +234,58 @@ def train_and_evaluate(
             workdir=workdir,
         )
         print_fn(header)
-    report.write_hparams(workdir / TENSORBOARD_DIR, config, run_name=workdir.name)
+        if resume:
+            print_fn(f"resuming after epoch {initial_epoch} of {config.epochs}" if checkpoint else "resuming: no epoch had finished, starting from epoch 1")
+    if not resume:
+        report.write_hparams(workdir / TENSORBOARD_DIR, config, run_name=workdir.name)
+    else:
+        _keep_epoch_log_lines(workdir / EPOCH_LOG_FILE, initial_epoch)
 
-    run_callbacks = build_callbacks(config, workdir, num_fit_samples=num_fit_samples, verbose=verbose)
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        validation_split=config.validation_split,
-        shuffle=True,
-        callbacks=[*run_callbacks, *extra_callbacks],
-        verbose=1 if progress_bar else 0,
-    )
-    history_dict = {key: [float(value) for value in values] for key, values in history.history.items()}
-    stop_reason = next((c.stop_reason for c in run_callbacks if isinstance(c, minibatch_callbacks.EarlyStopping)), None)
+    early_stopping = make_early_stopping(config)
+    if early_stopping is not None and checkpoint is not None and checkpoint.early_stopping is not None:
+        early_stopping.set_state(checkpoint.early_stopping, checkpoint.best_weights)
+    divergence_guard = minibatch_callbacks.StopOnNonFiniteLoss()
+    saver = TrainingCheckpoint(workdir / CHECKPOINT_DIR, history_before=checkpoint.history if checkpoint else None, early_stopping=early_stopping)
+    epoch_logger = minibatch_callbacks.EpochMetricsLogger(str(workdir / EPOCH_LOG_FILE), num_samples=num_fit_samples, verbose=1 if verbose else 0, append=resume)
+    run_callbacks = [
+        epoch_logger,
+        keras.callbacks.TensorBoard(log_dir=str(workdir / TENSORBOARD_DIR), write_graph=False, profile_batch=0),
+        *([early_stopping] if early_stopping else []),
+        *(load_callback(spec) for spec in config.callbacks),
+        divergence_guard,
+        saver,  # Last: it saves the state the others reached this epoch.
+        *extra_callbacks,
+    ]
+    try:
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            validation_split=config.validation_split,
+            shuffle=True,
+            callbacks=run_callbacks,
+            verbose=1 if progress_bar else 0,
+        )
+    finally:
+        epoch_logger.close()  # An interrupted fit() skips on_train_end.
+    history_dict = saver.history
+    rundir.write_history_csv_atomic(workdir / HISTORY_CSV, history_dict)
+    rundir.write_json_atomic(workdir / HISTORY_JSON, history_dict)
+    last_good = f"epoch {saver.last_saved_epoch + 1}" if saver.last_saved_epoch is not None else "none"
+    if divergence_guard.stop_reason or not weights_are_finite(model.get_weights()):
+        reason = divergence_guard.stop_reason or "the weights became NaN or infinite"
+        raise DivergenceError(
+            f"training diverged: {reason}; the last good checkpoint ({last_good}) is kept in "
+            f"{str(workdir / CHECKPOINT_DIR)!r}; try a smaller --learning_rate"
+        )
+    stop_reason = early_stopping.stop_reason if early_stopping else None
 
     # The one and only look at the test split.
     scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
     test_metrics = {f"test_{name}": float(value) for name, value in scores.items()}
-    # Predictions on the same scored split, for the confusion matrix (no new look at labels' fit).
+    # Predictions on the split just scored, for the confusion matrix.
     test_predictions = np.argmax(model.predict(dataset.x_test, batch_size=max(config.batch_size, 256), verbose=0), axis=1)
     report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(history_dict.get("loss", [])))
 
@@ -242,8 +293,6 @@ def train_and_evaluate(
         model.save(temp_model_path)
     plots.plot_learning_curves(history_dict, workdir / LEARNING_CURVES_PLOT)
     plots.plot_confusion_matrix(dataset.y_test, test_predictions, dataset.num_classes, workdir / CONFUSION_MATRIX_PLOT, title="Confusion matrix, test split")
-    rundir.write_history_csv_atomic(workdir / HISTORY_CSV, history_dict)
-    rundir.write_json_atomic(workdir / HISTORY_JSON, history_dict)
     rundir.write_json_atomic(
         workdir / METRICS_FILE,
         {**test_metrics, "epochs_run": len(history_dict.get("loss", [])), "stop_reason": stop_reason},

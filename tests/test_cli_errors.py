@@ -56,6 +56,8 @@ def run_cli(capsys):
         (["tune", "--fix=lr=3"], "unknown hyperparameter 'lr'"),
         (["tune", "--executions_per_trial=0"], "--executions_per_trial=0 must be an integer >= 1"),
         (["tune", "--resume"], "--resume needs --workdir"),
+        (["train", "--resume"], "--resume needs --workdir"),
+        (["train", "--resume", "--overwrite", "--workdir=x"], "--resume and --overwrite exclude each other"),
         (["train", "--distribution=multi_worker"], "--distribution=multi_worker is not available"),
         (["evaluate", "--model=no/such/model.keras"], "no model file found"),
     ],

@@ -1,0 +1,165 @@
+"""Per-epoch training checkpoints that a killed run resumes from.
+
+After every epoch whose loss and weights are finite, the run folder's
+`checkpoint/` receives the weights with the optimizer state
+(`epoch-NNNN.weights.h5`), early stopping's best weights, and `state.json`: the
+epoch count, the history so far and early stopping's state. `state.json` is
+written last and atomically, so it is the commit point: a process killed at any
+moment leaves the previous complete checkpoint. A NaN epoch never replaces the
+last good one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_minibatch import rundir
+from keras_minibatch.rundir import CorruptCheckpointError
+
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.json"
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A loaded checkpoint.
+
+    Attributes:
+        epochs_done: Completed epochs; training resumes at this epoch index.
+        history: Per-epoch metrics of those epochs.
+        weights_path: The weights file (model and optimizer variables).
+        early_stopping: Early stopping's `get_state()`, or `None`.
+        best_weights: Early stopping's best weights, or `None`.
+    """
+
+    epochs_done: int
+    history: dict[str, list[float]]
+    weights_path: Path
+    early_stopping: dict[str, Any] | None
+    best_weights: list[np.ndarray] | None
+
+
+def weights_are_finite(weights: Sequence[np.ndarray]) -> bool:
+    """Whether every weight is a finite number (NaN weights must never be saved)."""
+    return all(np.all(np.isfinite(w)) for w in weights)
+
+
+class TrainingCheckpoint(keras.callbacks.Callback):
+    """Writes a resumable checkpoint into `directory` at the end of every good epoch.
+
+    Put it after early stopping in the callback list, so the saved state includes
+    the epoch that just ended.
+
+    Args:
+        directory: The checkpoint folder (created on first save).
+        history_before: History of the epochs already done (when resuming).
+            Defaults to `None`.
+        early_stopping: The run's `callbacks.EarlyStopping`, whose state is
+            saved too. Defaults to `None`.
+    """
+
+    def __init__(self, directory: str | os.PathLike, *, history_before: Mapping[str, Sequence[float]] | None = None, early_stopping: Any = None):
+        super().__init__()
+        self.directory = str(directory)
+        self._history_before = {key: list(values) for key, values in (history_before or {}).items()}
+        self._early_stopping = early_stopping
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        logs = logs or {}
+        self.history = {key: list(values) for key, values in self._history_before.items()}
+        self.last_saved_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+        if not all(math.isfinite(float(value)) for value in logs.values()):
+            return  # Keep the last good checkpoint.
+        if not weights_are_finite(self.model.get_weights()):
+            return
+        self._save(epoch + 1)
+        self.last_saved_epoch = epoch
+
+    def _save(self, epochs_done: int) -> None:
+        directory = Path(self.directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        weights_name = f"epoch-{epochs_done:04d}.weights.h5"
+        with rundir.atomic_path(directory / weights_name) as temp:
+            self.model.save_weights(temp)
+        best_name = None
+        early_stopping_state = None
+        if self._early_stopping is not None:
+            early_stopping_state = self._early_stopping.get_state()
+            if self._early_stopping.best_weights is not None:
+                best_name = f"epoch-{epochs_done:04d}.best.npz"
+                with rundir.atomic_path(directory / best_name) as temp:
+                    np.savez(temp, *self._early_stopping.best_weights)
+        state = {
+            "epochs_done": epochs_done,
+            "weights": weights_name,
+            "best_weights": best_name,
+            "early_stopping": early_stopping_state,
+            "history": self.history,
+        }
+        rundir.write_json_atomic(directory / STATE_FILE, state)  # The commit point.
+        keep = {STATE_FILE, weights_name, best_name}
+        for path in directory.iterdir():
+            if path.name.startswith("epoch-") and path.name not in keep:
+                path.unlink(missing_ok=True)
+
+
+def load_checkpoint(directory: str | os.PathLike) -> Checkpoint | None:
+    """Reads the checkpoint in `directory`; `None` when no epoch was completed.
+
+    Raises:
+        CorruptCheckpointError: naming the unreadable file and the way out.
+    """
+    directory = Path(directory)
+    state_path = directory / STATE_FILE
+    if not state_path.is_file():
+        return None
+    way_out = "delete the checkpoint folder to restart from epoch 1, or rerun with --overwrite"
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        epochs_done = int(state["epochs_done"])
+        weights_path = directory / state["weights"]
+        history = {key: [math.nan if v is None else float(v) for v in values] for key, values in state["history"].items()}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CorruptCheckpointError(f"{str(state_path)!r} is corrupt ({error}); {way_out}.") from error
+    if not weights_path.is_file():
+        raise CorruptCheckpointError(f"{str(weights_path)!r}, named by {str(state_path)!r}, is missing; {way_out}.")
+    best_weights = None
+    if state.get("best_weights"):
+        best_path = directory / state["best_weights"]
+        try:
+            with np.load(best_path, allow_pickle=False) as archive:
+                best_weights = [archive[f"arr_{index}"] for index in range(len(archive.files))]
+        except (OSError, ValueError, KeyError) as error:
+            raise CorruptCheckpointError(f"{str(best_path)!r} is corrupt or missing ({error}); {way_out}.") from error
+    return Checkpoint(epochs_done, history, weights_path, state.get("early_stopping"), best_weights)
+
+
+def restore_weights(model: keras.Model, checkpoint: Checkpoint) -> None:
+    """Loads the checkpoint's model and optimizer variables into `model`.
+
+    Raises:
+        CorruptCheckpointError: when the weights file cannot be loaded.
+    """
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(checkpoint.weights_path)
+    except Exception as error:  # h5py and Keras raise many types for a damaged file.
+        raise CorruptCheckpointError(
+            f"{str(checkpoint.weights_path)!r} could not be loaded ({type(error).__name__}: {error}); "
+            "delete the checkpoint folder to restart from epoch 1, or rerun with --overwrite."
+        ) from error

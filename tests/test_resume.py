@@ -1,0 +1,211 @@
+"""Nothing lost: resume after a crash, Ctrl-C and SIGTERM, divergence, locks, corrupt state."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minibatch import TrainConfig, train_and_evaluate
+from keras_minibatch.checkpointing import load_checkpoint
+from keras_minibatch.locking import FolderLock, FolderLockedError
+from keras_minibatch.rundir import CorruptCheckpointError, RunDirError
+from keras_minibatch.training import DivergenceError
+
+TINY = dict(dataset="digits", max_train_samples=300, epochs=4, hidden_units=(16,), batch_size=16)
+
+
+class InterruptAfterEpoch(keras.callbacks.Callback):
+    """Simulates Ctrl-C once epoch `epoch` (0-based) has ended and been checkpointed."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def weights_of(path):
+    return keras.models.load_model(path).get_weights()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("whole")
+    return train_and_evaluate(TrainConfig(**TINY), workdir, verbose=0)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_resumed_run_is_bit_identical_to_the_uninterrupted_one(tmp_path, early_stopping):
+    config = TrainConfig(**TINY, early_stopping=early_stopping, early_stopping_patience=10)
+    whole = train_and_evaluate(config, tmp_path / "whole", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(config, tmp_path / "cut", verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint").epochs_done == 2
+    assert not (tmp_path / "cut" / ".lock").exists()
+    resumed = train_and_evaluate(config, tmp_path / "cut", resume=True, verbose=0)
+    assert resumed.history == whole.history
+    assert resumed.test_metrics == whole.test_metrics
+    for a, b in zip(weights_of(tmp_path / "whole" / "model.keras"), weights_of(tmp_path / "cut" / "model.keras")):
+        np.testing.assert_array_equal(a, b)
+    log_epochs = [json.loads(line)["epoch"] for line in (tmp_path / "cut" / "epochs.jsonl").read_text().splitlines()]
+    assert log_epochs == [1, 2, 3, 4]
+
+
+def test_early_stopping_state_and_best_weights_survive_a_resume(tmp_path):
+    config = TrainConfig(**{**TINY, "epochs": 8}, early_stopping=True, early_stopping_monitor="val_loss", early_stopping_patience=2, early_stopping_min_delta=0.05)
+    whole = train_and_evaluate(config, tmp_path / "whole", verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(config, tmp_path / "cut", verbose=0, extra_callbacks=[InterruptAfterEpoch(2)])
+    resumed = train_and_evaluate(config, tmp_path / "cut", resume=True, verbose=0)
+    assert resumed.stop_reason == whole.stop_reason
+    assert len(resumed.history["loss"]) == len(whole.history["loss"])
+    for a, b in zip(whole.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_different_configuration(tmp_path, uninterrupted):
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(0)])
+    with pytest.raises(RunDirError, match=r"different configuration \(learning_rate: 0.001 there, 0.01 now\)"):
+        train_and_evaluate(TrainConfig(**TINY, learning_rate=0.01), tmp_path, resume=True, verbose=0)
+
+
+def test_resume_can_train_further_than_planned(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
+    resumed = train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6}), tmp_path, resume=True, verbose=0)
+    assert len(resumed.history["loss"]) == 6
+
+
+def test_a_finished_run_has_nothing_to_resume(uninterrupted):
+    with pytest.raises(RunDirError, match="finished run"):
+        train_and_evaluate(TrainConfig(**TINY), uninterrupted.workdir, resume=True, verbose=0)
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Turns one weight into NaN during epoch 3 (0-based 2), as a blown-up update would."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.epoch == 2 and batch == 3:
+            kernel = self.model.layers[-1].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, dtype="float32"))
+
+
+def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(DivergenceError, match=r"loss became nan at epoch 3, batch 5; the last good checkpoint \(epoch 2\)"):
+        train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6}), tmp_path, verbose=0, extra_callbacks=[PoisonWeights()])
+    assert not (tmp_path / "model.keras").exists()  # NaN weights never become the model
+    assert not (tmp_path / "metrics.json").exists()
+    assert load_checkpoint(tmp_path / "checkpoint").epochs_done == 2
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["loss"][2] is None  # NaN, kept for inspection as JSON null
+
+
+def test_a_live_owner_keeps_the_folder_and_a_dead_one_is_taken_over(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".lock").write_text(f"{sleeper.pid}\n")
+        with pytest.raises(FolderLockedError, match=f"in use by process {sleeper.pid}"):
+            FolderLock(tmp_path).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    with FolderLock(tmp_path):  # its owner is gone now: stale, taken over
+        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
+    assert not (tmp_path / ".lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda folder: (folder / "state.json").write_text("{not json"), "state.json' is corrupt"),
+        (lambda folder: next(folder.glob("*.weights.h5")).write_bytes(b"truncated"), "could not be loaded"),
+        (lambda folder: next(folder.glob("*.weights.h5")).unlink(), "is missing"),
+    ],
+    ids=["state", "weights", "missing-weights"],
+)
+def test_corrupt_checkpoint_is_named_with_the_way_out(tmp_path, damage, message):
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
+    damage(tmp_path / "checkpoint")
+    with pytest.raises(CorruptCheckpointError, match=message) as caught:
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, resume=True, verbose=0)
+    assert "--overwrite" in str(caught.value)
+
+
+# --- The real command line, killed from outside. ---------------------------------------------
+
+CLI_FLAGS = ["--dataset=digits", "--epochs=40", "--hidden_units=32", "--max_train_samples=600"]
+
+
+def start_cli(*args):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "keras_minibatch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for_epochs(workdir: Path, epochs: int, process, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if json.loads((workdir / "checkpoint" / "state.json").read_text())["epochs_done"] >= epochs:
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.02)
+    raise AssertionError("training did not reach the epoch in time")
+
+
+@pytest.fixture(scope="module")
+def cli_reference(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("cli") / "whole"
+    result = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", *CLI_FLAGS, f"--workdir={workdir}"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads((workdir / "history.json").read_text())
+
+
+@pytest.mark.integration
+def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path, cli_reference):
+    workdir = tmp_path / "run"
+    process = start_cli("train", *CLI_FLAGS, f"--workdir={workdir}")
+    wait_for_epochs(workdir, 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)  # also closes the pipes
+    resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", *CLI_FLAGS, f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch" in resumed.stdout
+    assert json.loads((workdir / "history.json").read_text()) == cli_reference
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("signum", "code", "name"), [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")])
+def test_signal_stops_cleanly_and_prints_the_resume_command(tmp_path, cli_reference, signum, code, name):
+    workdir = tmp_path / "run"
+    process = start_cli("train", *CLI_FLAGS, f"--workdir={workdir}")
+    wait_for_epochs(workdir, 2, process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert f"interrupted ({name})" in err and "Traceback" not in err
+    command = shlex.split(err.strip().splitlines()[-1])
+    assert command[0] == "keras-minibatch" and "--resume" in command
+    resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", *command[1:]], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((workdir / "history.json").read_text()) == cli_reference
