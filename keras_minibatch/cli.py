@@ -25,6 +25,7 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import sys
@@ -298,10 +299,25 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
     try:
         remaining = flags.FLAGS(list(argv))
     except flags.Error as error:
-        _fail(str(error), EXIT_USAGE)
+        _fail(_describe_flag_error(error), EXIT_USAGE)
     if flags.FLAGS["verbosity"].using_default_value:
         flags.FLAGS.verbosity = -1  # absl would raise it to INFO; we keep library chatter to warnings.
     return remaining
+
+
+_FLAG_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false"}
+
+
+def _describe_flag_error(error: Exception) -> str:
+    """Rewrites absl's parse errors as '--name=value must be KIND' where it can."""
+    match = re.match(r"^flag --(\w+)=(.*?): (.*)$", str(error), flags=re.DOTALL)
+    if match and match.group(1) in flags.FLAGS:
+        name, value, detail = match.groups()
+        kind = _FLAG_KINDS.get(flags.FLAGS[name].flag_type())
+        if kind:
+            return f"--{name}={value} must be {kind}"
+        return f"--{name}={value}: {detail}"
+    return str(error)
 
 
 def _fail(message: str, exit_code: int) -> None:

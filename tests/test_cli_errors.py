@@ -31,7 +31,10 @@ def run_cli(capsys):
     [
         (["train", "--epochs=0"], "--epochs=0 must be an integer >= 1"),
         (["train", "--epochs=-2"], "--epochs=-2 must be an integer >= 1"),
-        (["train", "--epochs=abc"], "--epochs"),
+        (["train", "--epochs=abc"], "--epochs=abc must be an integer"),
+        (["train", "--epochs=2.5"], "--epochs=2.5 must be an integer"),
+        (["train", "--learning_rate=fast"], "--learning_rate=fast must be a number"),
+        (["train", "--progress=loud"], "--progress=loud: value should be one of <auto|bar|lines>"),
         (["train", "--batch_size=0"], "--batch_size=0 must be an integer >= 1"),
         (["train", "--validation_split=1.5"], "--validation_split=1.5 must be a number strictly between 0 and 1"),
         (["train", "--validation_split=0"], "--validation_split=0.0 must be"),
