@@ -132,6 +132,7 @@ def train_and_evaluate(
     resume: bool = False,
     verbose: int = 1,
     progress_bar: bool = False,
+    progress_interval: float = 10.0,
     print_fn: Callable[[str], Any] = print,
 ) -> TrainResult:
     """Trains `config`'s model, scores the test split once and saves the run folder.
@@ -157,7 +158,9 @@ def train_and_evaluate(
         verbose: `0` prints nothing; `1` prints the header, one line per
             epoch and the test metrics. Defaults to `1`.
         progress_bar: Whether to show Keras' per-batch progress bar (for a
-            terminal). Defaults to `False`.
+            terminal). Defaults to `False`: then an epoch longer than
+            `progress_interval` seconds prints progress lines with time left.
+        progress_interval: Seconds between progress lines. Defaults to `10.0`.
         print_fn: Receives each printed line. Defaults to `print`.
 
     Returns:
@@ -180,7 +183,7 @@ def train_and_evaluate(
     with FolderLock(workdir):
         return _train_in_folder(
             config, workdir, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
-            verbose=verbose, progress_bar=progress_bar, print_fn=print_fn,
+            verbose=verbose, progress_bar=progress_bar, progress_interval=progress_interval, print_fn=print_fn,
         )
 
 
@@ -193,6 +196,7 @@ def _train_in_folder(
     resume: bool,
     verbose: int,
     progress_bar: bool,
+    progress_interval: float,
     print_fn: Callable[[str], Any],
 ) -> TrainResult:
     strategy = make_strategy(config.distribution)
@@ -253,6 +257,8 @@ def _train_in_folder(
         *([early_stopping] if early_stopping else []),
         *(load_callback(spec) for spec in config.callbacks),
         divergence_guard,
+        # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
+        *([] if progress_bar or not verbose else [minibatch_callbacks.ProgressLogger(interval=progress_interval)]),
         saver,  # Last: it saves the state the others reached this epoch.
         *extra_callbacks,
     ]
