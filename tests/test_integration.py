@@ -84,13 +84,6 @@ def test_lecture_settings_on_real_mnist_images(tmp_path, mnist_t10k_dir):
     assert metrics["test_accuracy"] >= 0.92
 
 
-def test_example_script_trains_with_our_callbacks():
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "examples" / "train_with_callbacks.py"), "2"], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.count("epoch ") >= 2
-    assert "test accuracy" in result.stdout
-
-
 def test_tune_from_the_cli_then_resume_keeps_the_trials(tmp_path):
     workdir = tmp_path / "search"
     common = ["tune", "--dataset=digits", "--max_train_samples=300", "--epochs=1", "--tuner=random", f"--workdir={workdir}"]
