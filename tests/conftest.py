@@ -1,6 +1,7 @@
 """Shared pytest setup: absl flags usable without app.run, quiet TensorFlow, real-data paths."""
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,3 +25,21 @@ def mnist_t10k_dir() -> Path:
     if not (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST data not found at {MNIST_T10K}")
     return MNIST_T10K
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Parses and runs the CLI in-process; returns (exit_code, stdout, stderr)."""
+    from keras_minibatch import cli
+
+    def run(*args):
+        flags.FLAGS.unparse_flags()
+        with pytest.raises(SystemExit) as caught:
+            remaining = cli._parse_flags(["keras-minibatch", *args])
+            sys.exit(cli._main_with_clean_errors(remaining))
+        out, err = capsys.readouterr()
+        return caught.value.code, out, err
+
+    yield run
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS.mark_as_parsed()

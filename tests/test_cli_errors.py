@@ -4,26 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from absl import flags
 
-from keras_minibatch import cli
-
-
-@pytest.fixture
-def run_cli(capsys):
-    """Parses and runs the CLI in-process; returns (exit_code, stdout, stderr)."""
-
-    def run(*args):
-        flags.FLAGS.unparse_flags()
-        with pytest.raises(SystemExit) as caught:
-            remaining = cli._parse_flags(["keras-minibatch", *args])
-            sys.exit(cli._main_with_clean_errors(remaining))
-        out, err = capsys.readouterr()
-        return caught.value.code, out, err
-
-    yield run
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS.mark_as_parsed()
 
 
 @pytest.mark.parametrize(

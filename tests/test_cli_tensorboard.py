@@ -10,26 +10,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from absl import flags
 
-from keras_minibatch import cli, tensorboard_server
+from keras_minibatch import tensorboard_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def run_cli(capsys):
-    def run(*args):
-        flags.FLAGS.unparse_flags()
-        with pytest.raises(SystemExit) as caught:
-            remaining = cli._parse_flags(["keras-minibatch", *args])
-            sys.exit(cli._main_with_clean_errors(remaining))
-        out, err = capsys.readouterr()
-        return caught.value.code, out, err
-
-    yield run
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS.mark_as_parsed()
 
 
 @pytest.mark.parametrize(
