@@ -30,6 +30,9 @@ _EXPORTS = {
     "search": "keras_minibatch.tuning",
     "load_tuner": "keras_minibatch.tuning",
     "seed_variance": "keras_minibatch.seed_variance",
+    "seed_variance_report": "keras_minibatch.seed_variance",
+    "ComparisonResult": "keras_minibatch.strategy_comparison",
+    "compare_search_strategies": "keras_minibatch.strategy_comparison",
 }
 
 __all__ = ["__version__", *_EXPORTS]

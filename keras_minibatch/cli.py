@@ -4,6 +4,7 @@ Usage:
   keras-minibatch train [--dataset=digits] [--epochs=10] [--batch_size=32] [flags]
   keras-minibatch evaluate --model=RUN_FOLDER_OR_MODEL_FILE [--dataset=...]
   keras-minibatch tune --tuner=random|bayesian|grid|hyperband --max_trials=N [flags]
+  keras-minibatch tune --compare --max_trials=N [--fix=...] [flags]
   keras-minibatch tensorboard [--workdir=runs] [--port=6006]
 
 Commands:
@@ -12,6 +13,10 @@ Commands:
   evaluate   Re-score a saved model on a data source's test split.
   tune       Search hyperparameters with KerasTuner on the training data (objective on
              validation metrics), retrain the winner and score the test split once.
+             --compare runs grid, random and Bayesian search on one space, budget and
+             seed instead and reports the best objective so far per trial. With
+             KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set,
+             this process is a distributed search's chief or one of its workers.
   tensorboard
              Serve run folders (--workdir, default runs/) with TensorBoard on
              127.0.0.1 until Ctrl-C; never on the network.
@@ -89,6 +94,9 @@ _MAX_TRIALS = flags.DEFINE_integer("max_trials", _SEARCH_DEFAULTS.max_trials, "t
 _EXECUTIONS_PER_TRIAL = flags.DEFINE_integer("executions_per_trial", _SEARCH_DEFAULTS.executions_per_trial, "tune: trainings per trial, averaged.")
 _OBJECTIVE = flags.DEFINE_string("objective", _SEARCH_DEFAULTS.objective, f"tune: {', '.join(search_config_lib.OBJECTIVES)} (validation metrics only).")
 _FIX = flags.DEFINE_multi_string("fix", [], f"tune: pin hyperparameters, e.g. --fix=learning_rate=1e-3,optimizer=adam; names: {', '.join(search_config_lib.FIXABLE_HYPERPARAMETERS)}.")
+_NUM_INITIAL_POINTS = flags.DEFINE_integer("num_initial_points", None, "tune: random trials before Bayesian optimization's Gaussian process takes over (default: KerasTuner's, 3 per hyperparameter; with --compare, max(2, max_trials // 4)).")
+_COMPARE = flags.DEFINE_boolean("compare", False, "tune: run grid, random and Bayesian search on the same space, budget and seed; write the best objective so far per trial as a table, CSV and PNG (--tuner is ignored; the test split is not scored).")
+_SEED_VARIANCE = flags.DEFINE_integer("seed_variance", 0, "tune: after the search, retrain the winner with this many fresh seeds (>= 2), report mean and standard deviation and whether the top trials are within that noise; 0 skips it.")
 _RESUME = flags.DEFINE_boolean("resume", False, "Continue the run (train) or search (tune) in --workdir after a crash or Ctrl-C: finished epochs or trials are kept.")
 _MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
 
@@ -220,6 +228,7 @@ def build_search_config() -> search_config_lib.SearchConfig:
             executions_per_trial=_EXECUTIONS_PER_TRIAL.value,
             objective=_OBJECTIVE.value,
             fixed=search_config_lib.parse_fix_spec(_FIX.value),
+            num_initial_points=_NUM_INITIAL_POINTS.value,
         )
     except config_lib.ConfigError as error:
         flag = "fix" if error.field == "fixed" else error.field
@@ -229,18 +238,43 @@ def build_search_config() -> search_config_lib.SearchConfig:
 def _command_tune(config: config_lib.TrainConfig) -> int:
     search_config = build_search_config()
     _check_resume_flags()
-    workdir = _WORKDIR.value or str(rundir.default_run_dir(f"tune-{search_config.tuner}-{config.dataset}"))
+    if _SEED_VARIANCE.value < 0 or _SEED_VARIANCE.value == 1:
+        raise UsageError(f"--seed_variance={_SEED_VARIANCE.value} must be 0 (off) or a number of seeds >= 2: a spread needs two runs")
+    if _COMPARE.value and _SEED_VARIANCE.value:
+        raise UsageError("--seed_variance retrains one search's winner; it cannot be combined with --compare")
+    # KerasTuner's distributed mode; the library asks KerasTuner whether this process is the chief or a worker.
+    distributed = "KERASTUNER_ORACLE_IP" in os.environ
+    if distributed and _COMPARE.value:
+        raise UsageError("--compare runs its searches one after another and cannot be distributed; unset KERASTUNER_ORACLE_IP")
+    if distributed and not _WORKDIR.value:
+        raise UsageError("a distributed search (KERASTUNER_ORACLE_IP is set) needs --workdir: the search folder of the chief and of every worker")
+    if _COMPARE.value:
+        workdir = _WORKDIR.value or str(rundir.default_run_dir(f"compare-{config.dataset}"))
+        fingerprint = search_dir.comparison_fingerprint(config, search_config, ("grid", "random", "bayesian"))
+        search_dir.check_comparison_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, fingerprint=fingerprint)
+    else:
+        workdir = _WORKDIR.value or str(rundir.default_run_dir(f"tune-{search_config.tuner}-{config.dataset}"))
+        if not distributed:  # a worker must not judge a folder its chief may be preparing; `search` checks it on the chief
+            search_dir.check_search_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
     _RUN_FOLDER[0] = workdir
-    search_dir.check_search_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
     for spec in config.callbacks:
         parse_callback_spec(spec)
     _quiet_tensorflow()
     from keras_minibatch import tuning  # Imports TensorFlow: only after every check passed.
 
     try:
-        tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
+        if _COMPARE.value:
+            from keras_minibatch import strategy_comparison
+
+            strategy_comparison.compare_search_strategies(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
+            return 0
+        result = tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
     except tuning.SearchError as error:
         _fail(str(error), EXIT_FAILURE)
+    if _SEED_VARIANCE.value and result.role != "worker":
+        from keras_minibatch import seed_variance
+
+        print(seed_variance.seed_variance_report(result, _SEED_VARIANCE.value))
     return 0
 
 

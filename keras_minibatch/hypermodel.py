@@ -9,6 +9,11 @@ scopes in KerasTuner 1.4.8). For grid search the learning rate is a sorted choic
 half-decades. Every hyperparameter is declared in `build`, the batch
 size included, so the space is complete before the first trial; `fit` reads the
 batch size back.
+
+A trial's `fit` costs what a plain `fit` costs (benchmarks/tuning_overhead.py):
+its TensorBoard scalars come from `EpochScalars` (Keras' `TensorBoard` callback
+does work after every batch), and KerasTuner's best-epoch checkpoint is written
+once per trial by `DeferredCheckpoint` instead of after every improving epoch.
 """
 
 from __future__ import annotations
@@ -22,13 +27,18 @@ from typing import Any
 import keras
 import keras_tuner
 
+from callbacks import StopOnNonFiniteLoss
+from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
 import callbacks as minibatch_callbacks
 from keras_minibatch.config import TrainConfig
+from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
+from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.model import build_mlp
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
 
-__all__ = ["MLPHyperModel", "RequireObjective", "StopOnNonFiniteLoss", "train_config_for"]
+__all__ = ["MLPHyperModel", "RequireObjective", "train_config_for"]
 
 
 def _units_names(values: Mapping[str, Any]) -> list[str]:
@@ -65,32 +75,6 @@ def train_config_for(train_config: TrainConfig, hyperparameters: Mapping[str, An
         learning_rate=float(hyperparameters["learning_rate"]),
         batch_size=int(hyperparameters["batch_size"]),
     )
-
-
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite, remembering why.
-
-    Like `keras.callbacks.TerminateOnNaN`, without printing, and keeping the
-    reason (`reason`) for the trial table.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.reason: str | None = None
-        self._epoch = 0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.reason = None
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.reason = f"loss became {float(loss)} at epoch {self._epoch + 1}, batch {batch + 1}"
-            self.model.stop_training = True
 
 
 class RequireObjective(keras.callbacks.Callback):
@@ -227,10 +211,11 @@ class MLPHyperModel(keras_tuner.HyperModel):
             keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite.
         """
         guard = StopOnNonFiniteLoss()
+        callbacks = [DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks]
         fit_callbacks = [*callbacks, guard, RequireObjective(self.search_config.objective)]
         execution, self._fits = self._fits, self._fits + 1
         if trial_logdir is not None:
-            fit_callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(trial_logdir, f"execution{execution}"), write_graph=False, profile_batch=0))
+            fit_callbacks.append(EpochScalars(os.path.join(trial_logdir, f"execution{execution}")))
         config = self.train_config
         if config.early_stopping:
             fit_callbacks.append(minibatch_callbacks.EarlyStopping(
@@ -240,8 +225,8 @@ class MLPHyperModel(keras_tuner.HyperModel):
             ))
         fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
         history = model.fit(*args, batch_size=self.batch_size(hp), callbacks=fit_callbacks, **kwargs)
-        if guard.reason:
-            raise keras_tuner.errors.FailedTrialError(guard.reason)
+        if guard.stop_reason:
+            raise keras_tuner.errors.FailedTrialError(guard.stop_reason)
         return history
 
     def begin_trial(self) -> None:

@@ -1,4 +1,4 @@
-"""PNG plots of runs and searches: learning curves, a confusion matrix, objective per trial.
+"""PNG plots of runs and searches: learning curves, a confusion matrix, objective per trial, strategies compared.
 
 Figures are `matplotlib.figure.Figure` objects rendered by the Agg canvas directly, so
 nothing here needs a display, imports `pyplot` or changes matplotlib's global state
@@ -241,6 +241,81 @@ def plot_trial_objectives(trials: Sequence[Mapping[str, object]], objective: str
         RunDirError: when the file cannot be written.
     """
     return save_figure(trial_objectives_figure(trials, objective, direction=direction), path)
+
+
+def strategy_comparison_figure(
+    objectives: Mapping[str, Sequence[float | None]],
+    objective: str,
+    *,
+    direction: str | None = None,
+    budget: int | None = None,
+) -> Figure:
+    """Returns one best-so-far step line per search strategy, with each trial's objective as faint dots.
+
+    Args:
+        objectives: Strategy name -> its trials' objective values in trial order;
+            `None` or NaN marks a failed trial. Strategies may have run different
+            numbers of trials (a grid can run out before the budget).
+        objective: The objective's name, for the axis, e.g. `"val_accuracy"`.
+        direction: `"min"` or `"max"`; by default inferred from the name.
+        budget: The trial budget, for the x axis. Defaults to the longest series.
+
+    Raises:
+        ValueError: for no strategies, a strategy without trials, a non-numeric
+            value, or an unknown direction.
+    """
+    if not objectives:
+        raise ValueError("`objectives` is empty; pass {strategy: [objective per trial, ...]} for at least one strategy.")
+    direction = _objective_direction(objective, direction)
+    series: dict[str, list[float | None]] = {}
+    for name, values in objectives.items():
+        if not values:
+            raise ValueError(f"strategy {name!r} has no trials; pass at least one objective value (None for a failed trial).")
+        clean: list[float | None] = []
+        for index, value in enumerate(values):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+                raise ValueError(f"strategy {name!r} trial {index + 1} has {objective}={value!r}; expected a number or None.")
+            clean.append(None if value is None or math.isnan(float(value)) else float(value))
+        series[name] = clean
+    num_trials = max(budget or 0, *(len(values) for values in series.values()))
+
+    figure = Figure(figsize=(max(6.0, 0.2 * num_trials + 4.0), 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    # Strategies often share a best value (Bayesian search starts with random search's trials):
+    # wide solid lines under narrower dashed ones keep every line visible.
+    styles = [("-", 4.0), ("--", 2.5), (":", 2.0), ("-.", 1.5)]
+    for index, (name, values) in enumerate(series.items()):
+        numbers = list(range(1, len(values) + 1))
+        linestyle, linewidth = styles[index % len(styles)]
+        (line,) = axes.plot(numbers, best_so_far(values, direction), drawstyle="steps-post", linestyle=linestyle, linewidth=linewidth, label=name)
+        scores = [math.nan if value is None else value for value in values]
+        axes.plot(numbers, scores, linestyle="none", marker="o", markersize=4, alpha=0.35, color=line.get_color())
+    axes.set_xlabel("trial")
+    axes.set_ylabel(objective)
+    axes.set_title(f"Search strategies on one space and budget: {objective}, {direction}imized\nlines: best so far; dots: each trial")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    axes.set_xlim(0.5, num_trials + 0.5)
+    axes.grid(alpha=0.3)
+    axes.legend(title="strategy")
+    return figure
+
+
+def plot_strategy_comparison(
+    objectives: Mapping[str, Sequence[float | None]],
+    objective: str,
+    path: str | os.PathLike,
+    *,
+    direction: str | None = None,
+    budget: int | None = None,
+) -> Path:
+    """Saves `strategy_comparison_figure(...)` to `path` and returns the path.
+
+    Raises:
+        ValueError: as `strategy_comparison_figure`, or for a file type matplotlib cannot write.
+        RunDirError: when the file cannot be written.
+    """
+    return save_figure(strategy_comparison_figure(objectives, objective, direction=direction, budget=budget), path)
 
 
 def save_figure(figure: Figure, path: str | os.PathLike, *, dpi: int = 100) -> Path:

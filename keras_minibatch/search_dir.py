@@ -1,5 +1,11 @@
 """Search folders: refusing to clobber them, resuming only the same search, fingerprints.
 
+A strategy comparison's folder (`strategy_comparison`) gets the same treatment:
+`comparison_config.json` records its strategies and settings, and resuming is
+allowed only for the same ones (each strategy's own search folder inside is
+checked by `check_search_dir` as usual).
+
+
 A search folder records in `search_config.json` a fingerprint of what makes its
 trials comparable: the objective, the search space, the training settings and the
 data. Resuming is allowed only when all four match (`max_trials` may differ, so a
@@ -12,17 +18,24 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from keras_minibatch import rundir
 from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.locking import LOCK_FILE
 from keras_minibatch.search_config import SearchConfig
 
-__all__ = ["SEARCH_CONFIG_FILE", "check_same_search", "check_search_dir", "config_fingerprint", "prepare_search_dir"]
+__all__ = [
+    "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir",
+    "comparison_fingerprint", "config_fingerprint", "prepare_search_dir",
+]
 
 SEARCH_CONFIG_FILE = "search_config.json"
+TUNER_PROJECT = "tuner"  # KerasTuner's project folder inside a search folder.
+TRIALS_LIST = "trials.json"
+COMPARISON_CONFIG_FILE = "comparison_config.json"
 _PARTS = (("objective", "objective"), ("search_space", "search space"), ("data", "data"), ("train_config", "training settings"))
 
 
@@ -87,8 +100,8 @@ def check_search_dir(
     path = Path(workdir)
     if path.exists() and not path.is_dir():
         raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if not (path.is_dir() and any(path.iterdir())) or overwrite:
-        return None
+    if not (path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir())) or overwrite:
+        return None  # Empty, or holding only the lock of a search killed before its first write.
     if not resume:
         raise rundir.RunDirError(
             f"--workdir {str(path)!r} already holds a search; pass --resume to continue it, --overwrite to "
@@ -100,10 +113,27 @@ def check_search_dir(
             f"--workdir {str(path)!r} holds files but no {SEARCH_CONFIG_FILE}, so it is not a search to resume; "
             "pass --overwrite to replace it, or choose another folder."
         )
-    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record = _read_state_json(record_path)
+    for state_file in sorted((path / TUNER_PROJECT).glob("*.json")) + sorted((path / TUNER_PROJECT).glob("trial_*/trial.json")):
+        _read_state_json(state_file)  # KerasTuner writes these in place: a crash mid-write truncates one.
     if train_config is not None and search_config is not None:
         check_same_search(record.get("fingerprint", {}), config_fingerprint(train_config, search_config), path)
     return record
+
+
+def _read_state_json(path: Path) -> Any:
+    """Reads one saved-state JSON file, naming it when it is damaged.
+
+    Raises:
+        CorruptCheckpointError: naming the file and the way out.
+    """
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise rundir.CorruptCheckpointError(
+            f"{str(path)!r} is corrupt ({error}), so the search cannot be resumed from it; pass --overwrite "
+            f"to start the search again (the trials finished so far are listed in {TRIALS_LIST})."
+        ) from error
 
 
 def prepare_search_dir(workdir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> Path:
@@ -115,3 +145,62 @@ def prepare_search_dir(workdir: str | os.PathLike, *, resume: bool = False, over
     if resume and path.is_dir():
         return path
     return rundir.prepare_run_dir(path, overwrite=overwrite)
+
+
+def comparison_fingerprint(train_config: TrainConfig, search_config: SearchConfig, strategies: Sequence[str]) -> dict[str, Any]:
+    """Returns what makes two strategy comparisons the same: strategies, objective, space (not its tuner), training settings."""
+    fingerprint = config_fingerprint(train_config, search_config)
+    del fingerprint["search_space"]["tuner"]
+    return {"strategies": list(strategies), **fingerprint}
+
+
+def check_comparison_dir(
+    workdir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    fingerprint: Mapping[str, Any] | None = None,
+) -> None:
+    """Checks, changing nothing, that `workdir` can take a strategy comparison.
+
+    Args:
+        workdir: The comparison folder.
+        resume: Whether the comparison continues one in `workdir`. Defaults to `False`.
+        overwrite: Whether `workdir`'s contents may be deleted. Defaults to `False`.
+        fingerprint: `comparison_fingerprint(...)` of this comparison, compared
+            with a resumed one's. Defaults to `None` (not compared).
+
+    Raises:
+        ConfigError: when both `resume` and `overwrite` are set.
+        RunDirError: when `workdir` is a file; holds files and neither flag is
+            set; is resumed but holds no comparison; or holds a comparison of
+            other strategies or settings.
+    """
+    if resume and overwrite:
+        raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the comparison in the folder, overwrite deletes it; pass one of them")
+    path = Path(workdir)
+    if path.exists() and not path.is_dir():
+        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+    if not (path.is_dir() and any(path.iterdir())) or overwrite:
+        return
+    if not resume:
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} already holds files; pass --resume to continue the strategy comparison in it, "
+            "--overwrite to replace it, or choose another folder."
+        )
+    record_path = path / COMPARISON_CONFIG_FILE
+    if not record_path.is_file():
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} holds files but no {COMPARISON_CONFIG_FILE}, so it is not a strategy comparison to "
+            "resume; pass --overwrite to replace it, or choose another folder."
+        )
+    saved = json.loads(record_path.read_text(encoding="utf-8"))
+    if fingerprint is None:
+        return
+    current = json.loads(json.dumps(dict(fingerprint)))
+    if saved.get("strategies") != current["strategies"]:
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} holds a comparison of {', '.join(saved.get('strategies') or [])}, not of "
+            f"{', '.join(current['strategies'])}. Pass --overwrite to replace it, or choose another folder."
+        )
+    check_same_search(saved, current, path)

@@ -4,25 +4,38 @@ Two trials of a search differ in hyperparameters *and* in luck (initial weights,
 batch order). Retraining the winner with k seeds on the same training and
 validation rows measures the luck alone; when the gap between the top trials is
 within it, the search did not tell them apart.
+
+`seed_variance` is the computation on given data and hyperparameters;
+`seed_variance_report` runs it on a finished search folder (or `SearchResult`),
+writes `seed_variance.json` there and returns the text to print (the command
+line's `tune --seed_variance=K`).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import keras
 
+from keras_minibatch import rundir
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset
-from keras_minibatch.hypermodel import StopOnNonFiniteLoss, train_config_for
+from keras_minibatch.data import Dataset, load_dataset
+from callbacks import StopOnNonFiniteLoss
+from keras_minibatch.hypermodel import train_config_for
 from keras_minibatch.model import build_mlp
 from keras_minibatch.search_config import OBJECTIVES
 from keras_minibatch.training import split_for_validation
+from keras_minibatch.tuning import SearchResult, data_fingerprint
 
-__all__ = ["seed_variance"]
+__all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
+
+SEED_VARIANCE_FILE = "seed_variance.json"
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -89,8 +102,8 @@ def seed_variance(
             x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
             validation_split=config.validation_split, shuffle=True, verbose=0, callbacks=[guard],
         ).history
-        if guard.reason:
-            raise ValueError(f"seed {seed}: {guard.reason}; these hyperparameters do not train reliably.")
+        if guard.stop_reason:
+            raise ValueError(f"seed {seed}: {guard.stop_reason}; these hyperparameters do not train reliably.")
         scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
         runs.append({
             "seed": seed, objective: float(pick(history[objective])), "val_accuracy": float(history["val_accuracy"][-1]),
@@ -110,3 +123,95 @@ def seed_variance(
         summary["trials_within_noise"] = []
     summary["within_noise"] = len(summary["trials_within_noise"]) > 1 if len(ranked) > 1 else None
     return summary
+
+
+def _read_json(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise rundir.RunDirError(f"{str(path.parent)!r} holds no {path.name}: {what}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _format_report(summary: Mapping[str, Any], *, best: Mapping[str, Any], trials: Sequence[Mapping[str, Any]], epochs: int) -> str:
+    objective = summary["objective"]
+    seeds = summary["seeds"]
+    title = (
+        f"seed variance: trial {int(best['trial_id']) + 1}'s hyperparameters retrained with {len(seeds)} seeds "
+        f"({', '.join(map(str, seeds))}), {epochs} epoch{'s' if epochs != 1 else ''} each, on the search's training and validation rows"
+    )
+    lines = [
+        title,
+        f"{'seed':>10}  {objective + ' (best epoch)':>24}  {'val_accuracy (last)':>19}  {'test_accuracy':>15}",
+    ]
+    for run in summary["runs"]:
+        lines.append(f"{run['seed']:>10}  {run[objective]:>24.4f}  {run['val_accuracy']:>19.4f}  {run['test_accuracy']:>15.4f}")
+    spreads = [f"{summary[f'{name}_mean']:.4f} ± {summary[f'{name}_std']:.4f}" for name in ("objective", "val_accuracy", "test_accuracy")]
+    lines.append(f"{'mean ± std':>10}  {spreads[0]:>24}  {spreads[1]:>19}  {spreads[2]:>15}")
+    lines.append(f"in the search the winner scored {objective} {best['value']:.4f} (with the search's seed)")
+    lines.append(f"noise between two single runs: ±{summary['noise']:.4f} {objective} (sqrt(2) x the std above)")
+    within = summary["trials_within_noise"]
+    completed = sorted((row for row in trials if row.get("status") == "COMPLETED" and row.get("objective") is not None),
+                       key=lambda row: row["objective"], reverse=OBJECTIVES[objective] == "max")
+    if summary["within_noise"] is None:
+        lines.append("only one trial completed: there is no ranking to check")
+    elif summary["within_noise"]:
+        numbers = ", ".join(str(int(trial_id) + 1) for trial_id in within)
+        lines.append(f"trials {numbers} are within that noise of the best: the search did not tell them apart "
+                     "(more epochs, more validation rows or executions_per_trial > 1 would)")
+    else:
+        runner_up = completed[1]
+        lines.append(f"the runner-up (trial {runner_up['number']}, {runner_up['objective']:.4f}) is "
+                     f"{abs(completed[0]['objective'] - runner_up['objective']):.4f} behind, beyond the noise: the winner stands")
+    lines.append("test_accuracy: one score per seed of one fixed configuration; none of them chose anything")
+    return "\n".join(lines)
+
+
+def seed_variance_report(
+    search: SearchResult | str | os.PathLike,
+    num_seeds: int,
+    *,
+    dataset: Dataset | None = None,
+) -> str:
+    """Retrains a finished search's winner with `num_seeds` fresh seeds; writes `seed_variance.json`; returns the report.
+
+    The seeds are the search's `seed + 1` ... `seed + num_seeds`: fresh draws,
+    since the search's own seed is the one that made the winner win. The
+    training and validation rows and the epochs are the search's. The JSON file
+    holds `seed_variance`'s result plus `trial_id`, `hyperparameters` and
+    `report` (the returned text).
+
+    Args:
+        search: A finished search: its `SearchResult` or its folder.
+        num_seeds: How many seeds, >= 2.
+        dataset: The search's data, already loaded; by default loaded again from
+            the folder's `search_config.json` (and checked against the search's).
+
+    Returns:
+        The printable report: per seed and mean ± std of the objective, the final
+        validation accuracy and the test accuracy; the noise; whether the top
+        trials are within it.
+
+    Raises:
+        ValueError: for `num_seeds` below 2, data other than the search's, or a
+            run whose loss became NaN or infinite.
+        RunDirError: when the folder holds no finished search
+            (`search_config.json`, `best_hyperparameters.json`, `trials.json`).
+    """
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 2:
+        raise ValueError(f"`num_seeds` ({num_seeds!r}) must be an integer >= 2; a spread needs at least two runs.")
+    workdir = search.workdir if isinstance(search, SearchResult) else Path(search)
+    saved = _read_json(workdir / "search_config.json", "is it a search folder?")
+    best = _read_json(workdir / "best_hyperparameters.json", "the search has not finished (no winner yet)")
+    trials = _read_json(workdir / "trials.json", "the search has not finished (no trial table)")
+    train_config = TrainConfig.from_dict(saved["train_config"])
+    if dataset is None:
+        dataset = load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
+    expected = saved.get("fingerprint", {}).get("data", {}).get("sha256")
+    if expected is not None and data_fingerprint(dataset)["sha256"] != expected:
+        raise ValueError(f"`dataset` is not the data of the search in {str(workdir)!r} (its rows hash differently); pass the search's data or none.")
+    seeds = [train_config.seed + offset for offset in range(1, num_seeds + 1)]
+    summary = seed_variance(train_config, best["hyperparameters"], seeds, dataset, trials=trials, objective=saved["search_config"]["objective"])
+    text = _format_report(summary, best=best, trials=trials, epochs=train_config.epochs)
+    rundir.write_json_atomic(workdir / SEED_VARIANCE_FILE, {
+        "trial_id": best["trial_id"], "hyperparameters": best["hyperparameters"], **summary, "report": text,
+    })
+    return text

@@ -201,30 +201,48 @@ class TrialRecorder:
     Rows of trials that ended in an earlier (resumed) run are read back from
     `trials.json`, so their epochs and seconds survive a restart.
 
+    In a distributed search each process records what it sees, and one file has
+    one writer: a worker (`role="worker"`) runs trials, so it writes their
+    TensorBoard logs and HParams sessions and prints their lines, but not the trial
+    table, which it cannot see; the chief (`role="chief"`) holds the oracle, so it
+    writes `trials.json` and `trials.csv` and prints a line per ended trial, timing
+    each from the oracle's hand-out to its end. The chief cannot know the epochs a
+    trial ran on a worker (`epochs` is `None` there; early stopping decides them).
+
     Args:
         workdir: The search folder.
         tensorboard_dir: Folder of the per-trial TensorBoard logs.
         objective: The objective name.
         max_trials: The trial budget, for "trial 3/10".
         print_fn: Receives each live line; `None` prints nothing.
+        role: `"local"`, `"chief"` or `"worker"` (see above). Defaults to `"local"`.
     """
 
     def __init__(self, workdir: Path, *, tensorboard_dir: Path, objective: str, max_trials: int,
-                 print_fn: Callable[[str], Any] | None):
+                 print_fn: Callable[[str], Any] | None, role: str = "local"):
+        if role not in ("local", "chief", "worker"):
+            raise ValueError(f"`role` ({role!r}) must be 'local', 'chief' or 'worker'.")
         self.workdir = workdir
         self.tensorboard_dir = tensorboard_dir
         self.objective = objective
         self.max_trials = max_trials
         self.print_fn = print_fn
+        self.role = role
         self._started: dict[str, float] = {}
         self._trained: dict[str, dict[str, Any]] = {}
+        self._ended_here: list[str] = []
         previous = workdir / TRIALS_JSON
-        rows = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else []
+        rows = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() and role != "worker" else []
         self._saved = {row["trial_id"]: row for row in rows}
 
     def trial_logdir(self, trial_id: str) -> str:
         """Returns the trial's TensorBoard folder."""
         return str(self.tensorboard_dir / trial_id)
+
+    def trial_started(self, trial_id: str) -> None:
+        """Starts the trial's clock (the chief's view: the oracle handed the trial out)."""
+        self._started.setdefault(trial_id, time.monotonic())
+        self._trained.pop(trial_id, None)
 
     def trial_began(self, trial) -> None:
         """Starts the clock; drops logs a killed earlier run of this trial left."""
@@ -242,6 +260,10 @@ class TrialRecorder:
         """Returns the table row of a KerasTuner `Trial`."""
         values = dict(trial.hyperparameters.values)
         initial_epoch = int(values.get("tuner/initial_epoch", 0))
+        active = trial.hyperparameters.copy()
+        # A trial read back over gRPC (a distributed search's worker) holds the defaults of
+        # inactive hyperparameters too (`HyperParameters.from_proto`); keep the active ones.
+        active.ensure_active_values()
         completed = trial.status == "COMPLETED"
         saved = self._saved.get(trial.trial_id, {})
         trained = self._trained.get(trial.trial_id, {})
@@ -256,7 +278,8 @@ class TrialRecorder:
             "best_epoch": initial_epoch + int(trial.best_step) + 1 if completed else None,
             "seconds": round(time.monotonic() - started, 3) if started is not None else saved.get("seconds"),
             "failure": _failure_reason(trial.message, self.objective) if trial.status in ("FAILED", "INVALID") else None,
-            "hyperparameters": {name: value for name, value in values.items() if not name.startswith("tuner/")},
+            # In the space's order (a distributed search's protos sort them by name).
+            "hyperparameters": {name: active.values[name] for name in sorted(active.values, key=_hyperparameter_order) if not name.startswith("tuner/")},
             "metrics": metrics,
         }
 
@@ -265,21 +288,35 @@ class TrialRecorder:
         rows = [self._saved_or_new(trial) for trial in trials.values()]
         return sorted(rows, key=lambda row: row["number"])
 
+    def ended_here(self) -> list[dict[str, Any]]:
+        """Returns the rows of the trials that ended in this process, by trial number."""
+        return sorted((self._saved[trial_id] for trial_id in set(self._ended_here)), key=lambda row: row["number"])
+
     def _saved_or_new(self, trial) -> dict[str, Any]:
         saved = self._saved.get(trial.trial_id)
         return saved if saved is not None and saved["status"] == trial.status else self.row(trial)
 
-    def trial_ended(self, trial, trials: Mapping[str, Any]) -> None:
-        """Records an ended trial: trial files, its HParams session and the live line."""
+    def trial_ended(self, trial, trials: Mapping[str, Any] | None) -> None:
+        """Records an ended trial: trial files, its HParams session and the live line.
+
+        Args:
+            trial: The ended KerasTuner `Trial`, as the oracle scored it.
+            trials: Every trial (`oracle.trials`), or `None` on a worker, which
+                cannot see them and writes no trial table.
+        """
         row = self.row(trial)
         self._saved[trial.trial_id] = row
         self._started.pop(trial.trial_id, None)
-        rows = self.rows(trials)
-        _write_trial_files(self.workdir, rows)
-        _write_trial_hparams(Path(self.trial_logdir(trial.trial_id)), row)
-        if self.print_fn is not None:
+        self._ended_here.append(trial.trial_id)
+        best = None
+        if trials is not None and self.role != "worker":
+            rows = self.rows(trials)
+            _write_trial_files(self.workdir, rows)
             scores = [other["objective"] for other in rows if other["objective"] is not None]
             best = (max if OBJECTIVES[self.objective] == "max" else min)(scores) if scores else None
+        if self.role != "chief":  # the process that trained the trial logs it
+            _write_trial_hparams(Path(self.trial_logdir(trial.trial_id)), row)
+        if self.print_fn is not None:
             self.print_fn(format_trial_line(row, max_trials=self.max_trials, objective=self.objective, best=best))
 
     def write(self, trials: Mapping[str, Any]) -> list[dict[str, Any]]:

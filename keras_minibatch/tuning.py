@@ -17,6 +17,28 @@ A search folder holds:
 | `model.keras`, `metrics.json` | the retrained winner; `test_accuracy`, `test_loss` |
 | `tensorboard/<trial_id>/` | HParams session and metrics; `execution<k>/` scalars |
 | `tensorboard/winner/` | the retraining's scalars and the test metrics |
+
+Distributed search is KerasTuner's chief/worker mode, which KerasTuner switches on
+from `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`
+(this module reads no environment; `tuners.distributed_role` asks KerasTuner).
+Every process calls `search` with the same arguments:
+
+- the chief (`KERASTUNER_TUNER_ID=chief`) checks, empties or resumes the folder
+  like a local search, then runs only KerasTuner's oracle server (its
+  `tuner.search` blocks until the oracle has handed out every trial and every
+  worker has been told to stop), printing a line and rewriting `trials.json` as
+  each trial ends. It holds the oracle with all trials, so once the server returns
+  it alone writes the summary: the trial table, `best_hyperparameters.json`, the
+  retrained winner, the one test score and `metrics.json`;
+- a worker waits until the chief's oracle answers (so it never touches a folder
+  the chief is still checking or emptying), then runs the trials it is handed,
+  writing only per-trial files (`tensorboard/<trial_id>/`, KerasTuner's
+  `tuner/trial_<id>/` checkpoint and its own `tuner/<tuner id>.json`), and returns
+  the rows of the trials it ran.
+
+On one machine all processes share the folder; across machines the chief's folder
+holds the summary and each worker's folder its trials' logs (Hyperband continues
+trials from other trials' checkpoints, so it needs one folder shared by all).
 """
 
 from __future__ import annotations
@@ -35,19 +57,18 @@ import keras
 import keras_tuner
 import numpy as np
 
+from callbacks import StopOnNonFiniteLoss
 from keras_minibatch import report, rundir, training
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset
-from keras_minibatch.hypermodel import (
-    MLPHyperModel,
-    StopOnNonFiniteLoss,
-    train_config_for,
-)
+from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
+from keras_minibatch.locking import FolderLock
 from keras_minibatch.model import build_mlp
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
 from keras_minibatch.search_dir import (
     SEARCH_CONFIG_FILE,
+    TUNER_PROJECT,
     check_same_search,
     check_search_dir,
     config_fingerprint,
@@ -59,12 +80,16 @@ from keras_minibatch.trials import (
     summarize_failures,
     write_hparams_experiment,
 )
-from keras_minibatch.tuners import make_tuner
+from keras_minibatch.tuners import (
+    distributed_role,
+    make_tuner,
+    quiet_condition_protos,
+    wait_for_chief,
+)
 
-__all__ = ["SearchError", "SearchResult", "load_tuner", "search"]
+__all__ = ["SearchError", "SearchResult", "data_fingerprint", "load_tuner", "search"]
 
 BEST_HYPERPARAMETERS_FILE = "best_hyperparameters.json"
-TUNER_PROJECT = "tuner"
 TENSORBOARD_DIR = training.TENSORBOARD_DIR
 WINNER_RUN = "winner"
 # What the HParams dashboard shows per trial (each trial's metrics at its best epoch).
@@ -81,27 +106,31 @@ class SearchResult:
 
     Attributes:
         best_hyperparameters: The winner's values in KerasTuner's names
-            (`num_layers`, `units_1`, ..., `batch_size`).
-        best_trial_id: KerasTuner's id of the winning trial.
+            (`num_layers`, `units_1`, ..., `batch_size`); `{}` on a worker.
+        best_trial_id: KerasTuner's id of the winning trial; `None` on a worker.
         objective: The objective name, e.g. `"val_accuracy"`.
-        trials: One row per trial (`keras_minibatch.trials`), by trial number.
+        trials: One row per trial (`keras_minibatch.trials`), by trial number;
+            on a worker, the trials this process ran.
         test_metrics: The retrained winner on the test split, scored once:
-            `{"test_accuracy": ..., "test_loss": ...}`.
-        retrain_epochs: Epochs the winner was retrained for.
-        model: The retrained winner.
+            `{"test_accuracy": ..., "test_loss": ...}`; `{}` when the winner was
+            not retrained (`retrain_winner=False`, or on a worker).
+        retrain_epochs: Epochs the winner is retrained for; `None` on a worker.
+        model: The retrained winner, or `None` when it was not retrained.
         workdir: The search folder.
         tuner: KerasTuner's tuner, for its own API (`get_best_models`, `results_summary`...).
+        role: `"local"`, or in a distributed search `"chief"` or `"worker"`.
     """
 
     best_hyperparameters: dict[str, Any]
-    best_trial_id: str
+    best_trial_id: str | None
     objective: str
     trials: list[dict[str, Any]]
     test_metrics: dict[str, float]
-    retrain_epochs: int
-    model: keras.Model
+    retrain_epochs: int | None
+    model: keras.Model | None
     workdir: Path
     tuner: keras_tuner.Tuner
+    role: str = "local"
 
     @property
     def num_failed(self) -> int:
@@ -114,7 +143,7 @@ class SearchResult:
         return summarize_failures(self.trials)
 
 
-def _data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
     """The data part of a search folder's fingerprint (`search_dir`): sizes, source, a hash."""
     digest = hashlib.sha256()
     for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
@@ -154,6 +183,10 @@ def _make_tuner(train_config: TrainConfig, search_config: SearchConfig, path: Pa
             search_config, hypermodel, max_epochs=train_config.epochs, seed=train_config.seed + 1,
             directory=str(path), project_name=TUNER_PROJECT, distribution_strategy=strategy,
         )
+        # KerasTuner reloads a project only when it finds this process's own tuner file
+        # (`tuner/<KERASTUNER_TUNER_ID>.json`); a distributed search's chief saved `chief.json`.
+        if distributed_role() != "worker" and not tuner.oracle.trials and (path / TUNER_PROJECT / "oracle.json").is_file():
+            tuner.oracle.reload()
     return tuner, printed.getvalue().strip()
 
 
@@ -184,10 +217,15 @@ def search(
     dataset: Dataset | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    retrain_winner: bool = True,
     verbose: int = 1,
     print_fn: Callable[[str], Any] = print,
 ) -> SearchResult:
     """Searches hyperparameters with KerasTuner, then retrains the winner and scores it once.
+
+    Under KerasTuner's distributed mode this process is the chief or a worker
+    (see the module docstring); only the chief checks the folder and writes the
+    summary, and a worker ignores `resume` and `overwrite`.
 
     Args:
         train_config: Data, epochs per trial, validation split, seed, early
@@ -200,6 +238,10 @@ def search(
             trial running when the process died is run again, and no more than
             `max_trials` trials exist in all. Defaults to `False`.
         overwrite: Delete what `workdir` holds first. Defaults to `False`.
+        retrain_winner: Retrain the winner on every training row and score the
+            test split once. `False` stops after the search (and
+            `best_hyperparameters.json`): no `model.keras`, no `metrics.json`, the
+            test split untouched, as a strategy comparison needs. Defaults to `True`.
         verbose: `0` prints nothing; `1` prints a header, a line per trial, the
             trial table and the test metrics. Defaults to `1`.
         print_fn: Receives each printed line. Defaults to `print`.
@@ -208,7 +250,8 @@ def search(
         A `SearchResult`.
 
     Raises:
-        ConfigError: when both `resume` and `overwrite` are set.
+        ConfigError: when both `resume` and `overwrite` are set, or KerasTuner's
+            distributed-mode environment is incomplete.
         RunDirError: when `workdir` holds files and neither `resume` nor
             `overwrite` is set, or holds a search of another space, objective,
             data or training settings and `overwrite` is not set.
@@ -217,75 +260,138 @@ def search(
         SearchError: when no trial completed (the message counts and explains
             the failures), or retraining the winner diverged.
     """
+    role = distributed_role()
+    say = print_fn if verbose else (lambda line: None)
+    if role != "local":
+        quiet_condition_protos()
+    if role == "worker":
+        return _work_for_chief(train_config, search_config, workdir, dataset=dataset, say=say, print_fn=print_fn if verbose else None)
     saved = check_search_dir(workdir, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
     path = prepare_search_dir(workdir, resume=resume, overwrite=overwrite)
+    # One process at a time per search folder (a distributed search's workers share it: they never get here).
+    with FolderLock(path):
+        for spec in train_config.callbacks:
+            load_callback(spec)  # a broken plug-in fails now, not once per trial
+        if dataset is None:
+            dataset = _load(train_config)
+        fingerprint = {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)}
+        if saved is not None:
+            check_same_search(saved.get("fingerprint", {}), fingerprint, path)
+        rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
+            "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
+            "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
+        })
+        x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
+        strategy = _strategy(train_config)
+        tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, strategy)
+        if tuner_said:
+            say(tuner_said)
+        tensorboard_dir = path / TENSORBOARD_DIR
+        if not any(tensorboard_dir.glob("events.out.tfevents*")):
+            names = [hp.name for hp in tuner.oracle.get_space().space]
+            write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
+        recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn if verbose else None, role=role)
+        if role == "chief":
+            tuner.oracle.recorder = recorder  # the chief trains nothing: its oracle hears of each trial
+        else:
+            tuner.recorder = recorder
+        say(
+            f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
+            f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
+            f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
+        )
+        if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
+            say("chief: every trial has ended already; no oracle to serve")
+        else:
+            if role == "chief":
+                say("chief: serving KerasTuner's oracle to the workers until every trial has ended (this process trains none)")
+            tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+
+        rows = recorder.write(tuner.oracle.trials)
+        completed = [row for row in rows if row["status"] == "COMPLETED" and row["objective"] is not None]
+        if not completed:
+            raise SearchError(f"no trial completed ({summarize_failures(rows) or 'no trial ran'}); the trial table is in {path / 'trials.json'}")
+        sign = -1.0 if search_config.direction == "max" else 1.0
+        best = min(completed, key=lambda row: (sign * row["objective"], row["number"]))
+        retrain_epochs = best["best_epoch"] or train_config.epochs
+        winner_config = train_config_for(train_config, best["hyperparameters"]).replace(epochs=retrain_epochs)
+        rundir.write_json_atomic(path / BEST_HYPERPARAMETERS_FILE, {
+            "trial_id": best["trial_id"], "objective": search_config.objective, "value": best["objective"],
+            "hyperparameters": best["hyperparameters"], "train_config": winner_config.to_dict(),
+        })
+        say(format_trials_table(rows, search_config.objective))
+        result = SearchResult(
+            best_hyperparameters=dict(best["hyperparameters"]), best_trial_id=best["trial_id"], objective=search_config.objective,
+            trials=rows, test_metrics={}, retrain_epochs=retrain_epochs, model=None, workdir=path, tuner=tuner, role=role,
+        )
+        if not retrain_winner:
+            say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); not retrained, the test split was not scored")
+            say(f"search folder: {path}")
+            return result
+
+        # The winner learns from every training row (validation rows too), then the only look at the test split.
+        model = _build(winner_config, dataset, strategy)
+        guard = StopOnNonFiniteLoss()
+        winner_logdir = tensorboard_dir / WINNER_RUN
+        model.fit(
+            dataset.x_train, dataset.y_train, batch_size=winner_config.batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
+            callbacks=[guard, keras.callbacks.TensorBoard(log_dir=str(winner_logdir), write_graph=False, profile_batch=0)],
+        )
+        if guard.stop_reason:
+            raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {guard.stop_reason}")
+        test_metrics = _score_test_split(model, dataset, winner_config.batch_size)
+        report.write_test_scalars(winner_logdir, test_metrics, step=retrain_epochs)
+
+        with rundir.atomic_path(path / training.MODEL_FILE) as temp_model_path:
+            model.save(temp_model_path)
+        rundir.write_json_atomic(path / training.METRICS_FILE, {
+            **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
+            "retrain_epochs": retrain_epochs, "num_trials": len(rows), "num_completed": len(completed),
+            "num_failed": len(rows) - len(completed), "failures": summarize_failures(rows) or None,
+        })
+        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}), retrained on all {len(dataset.y_train)} training rows for {retrain_epochs} epoch{'s' if retrain_epochs != 1 else ''}")
+        say(report.format_test_metrics(test_metrics))
+        say(f"search folder: {path}")
+        return dataclasses.replace(result, test_metrics=test_metrics, model=model)
+
+
+def _load(train_config: TrainConfig) -> Dataset:
+    return load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
+
+
+def _search_is_over(oracle: Any, max_trials: int) -> bool:
+    """Whether a reloaded oracle has created its last trial and every trial has ended."""
+    return len(oracle.trials) >= max_trials and all(trial.status not in ("RUNNING", "IDLE") for trial in oracle.trials.values())
+
+
+def _work_for_chief(
+    train_config: TrainConfig,
+    search_config: SearchConfig,
+    workdir: str | os.PathLike,
+    *,
+    dataset: Dataset | None,
+    say: Callable[[str], Any],
+    print_fn: Callable[[str], Any] | None,
+) -> SearchResult:
+    """A distributed search's worker: runs the trials the chief's oracle hands out."""
     for spec in train_config.callbacks:
-        load_callback(spec)  # a broken plug-in fails now, not once per trial
+        load_callback(spec)
     if dataset is None:
-        dataset = load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
-    fingerprint = {**config_fingerprint(train_config, search_config), "data": _data_fingerprint(dataset)}
-    if saved is not None:
-        check_same_search(saved.get("fingerprint", {}), fingerprint, path)
-    rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
-        "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
-        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
-    })
-    say = print_fn if verbose else (lambda line: None)
-    x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
-    strategy = _strategy(train_config)
-    tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, strategy)
-    if tuner_said:
-        say(tuner_said)
-    tensorboard_dir = path / TENSORBOARD_DIR
-    if not any(tensorboard_dir.glob("events.out.tfevents*")):
-        names = [hp.name for hp in tuner.oracle.get_space().space]
-        write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
-    tuner.recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn if verbose else None)
-    say(
-        f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
-        f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
-        f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
-    )
+        dataset = _load(train_config)
+    say("worker: waiting for the chief's oracle")
+    wait_for_chief()  # the chief has checked and prepared the folder before it serves
+    path = Path(workdir)
+    if path.exists() and not path.is_dir():
+        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+    path.mkdir(parents=True, exist_ok=True)
+    x_train, y_train, _ = training.split_for_validation(dataset, train_config)
+    tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, _strategy(train_config))
+    tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
     tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
-
-    rows = tuner.recorder.write(tuner.oracle.trials)
-    completed = [row for row in rows if row["status"] == "COMPLETED" and row["objective"] is not None]
-    if not completed:
-        raise SearchError(f"no trial completed ({summarize_failures(rows) or 'no trial ran'}); the trial table is in {path / 'trials.json'}")
-    sign = -1.0 if search_config.direction == "max" else 1.0
-    best = min(completed, key=lambda row: (sign * row["objective"], row["number"]))
-    retrain_epochs = best["best_epoch"] or train_config.epochs
-    winner_config = train_config_for(train_config, best["hyperparameters"]).replace(epochs=retrain_epochs)
-
-    # The winner learns from every training row (validation rows too), then the only look at the test split.
-    model = _build(winner_config, dataset, strategy)
-    guard = StopOnNonFiniteLoss()
-    winner_logdir = tensorboard_dir / WINNER_RUN
-    model.fit(
-        dataset.x_train, dataset.y_train, batch_size=winner_config.batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
-        callbacks=[guard, keras.callbacks.TensorBoard(log_dir=str(winner_logdir), write_graph=False, profile_batch=0)],
-    )
-    if guard.reason:
-        raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {guard.reason}")
-    test_metrics = _score_test_split(model, dataset, winner_config.batch_size)
-    report.write_test_scalars(winner_logdir, test_metrics, step=retrain_epochs)
-
-    with rundir.atomic_path(path / training.MODEL_FILE) as temp_model_path:
-        model.save(temp_model_path)
-    rundir.write_json_atomic(path / BEST_HYPERPARAMETERS_FILE, {
-        "trial_id": best["trial_id"], "objective": search_config.objective, "value": best["objective"],
-        "hyperparameters": best["hyperparameters"], "train_config": winner_config.to_dict(),
-    })
-    rundir.write_json_atomic(path / training.METRICS_FILE, {
-        **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
-        "retrain_epochs": retrain_epochs, "num_trials": len(rows), "num_completed": len(completed),
-        "num_failed": len(rows) - len(completed), "failures": summarize_failures(rows) or None,
-    })
-    say(format_trials_table(rows, search_config.objective))
-    say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}), retrained on all {len(dataset.y_train)} training rows for {retrain_epochs} epoch{'s' if retrain_epochs != 1 else ''}")
-    say(report.format_test_metrics(test_metrics))
-    say(f"search folder: {path}")
+    rows = tuner.recorder.ended_here()
+    numbers = ", ".join(str(row["number"]) for row in rows) or "none"
+    say(f"worker {tuner.tuner_id}: ran {len(rows)} trial{'s' if len(rows) != 1 else ''} ({numbers}); the chief writes the trial table, retrains the winner and scores the test split")
     return SearchResult(
-        best_hyperparameters=dict(best["hyperparameters"]), best_trial_id=best["trial_id"], objective=search_config.objective,
-        trials=rows, test_metrics=test_metrics, retrain_epochs=retrain_epochs, model=model, workdir=path, tuner=tuner,
+        best_hyperparameters={}, best_trial_id=None, objective=search_config.objective, trials=rows, test_metrics={},
+        retrain_epochs=None, model=None, workdir=path, tuner=tuner, role="worker",
     )

@@ -174,6 +174,34 @@ def test_trial_objectives_reject_bad_arguments(trials, objective, direction, mat
         plots.trial_objectives_figure(trials, objective, direction=direction)
 
 
+def test_strategy_comparison_draws_each_strategys_best_so_far_and_its_trials(tmp_path):
+    objectives = {"grid": [0.5, 0.6, None], "random": [0.4, 0.7, 0.65, 0.8]}
+    assert_is_png(plots.plot_strategy_comparison(objectives, "val_accuracy", tmp_path / "comparison.png", budget=5))
+
+    axes = plots.strategy_comparison_figure(objectives, "val_accuracy", budget=5).axes[0]
+    lines = lines_by_label(axes)
+    assert list(lines["grid"].get_ydata()) == [0.5, 0.6, 0.6]
+    assert list(lines["random"].get_xdata()) == [1, 2, 3, 4]
+    assert list(lines["random"].get_ydata()) == [0.4, 0.7, 0.7, 0.8]
+    assert lines["grid"].get_linestyle() != lines["random"].get_linestyle()  # equal curves stay visible
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["grid", "random"]
+    assert axes.get_xlim() == (0.5, 5.5)
+
+
+@pytest.mark.parametrize(
+    "objectives, direction, match",
+    [
+        ({}, None, "`objectives` is empty"),
+        ({"grid": []}, None, "strategy 'grid' has no trials"),
+        ({"grid": [0.1, "high"]}, None, r"strategy 'grid' trial 2 has val_accuracy='high'"),
+        ({"grid": [0.1]}, "up", r"`direction` \('up'\) must be 'min' or 'max'"),
+    ],
+)
+def test_strategy_comparison_rejects_bad_arguments(objectives, direction, match):
+    with pytest.raises(ValueError, match=match):
+        plots.strategy_comparison_figure(objectives, "val_accuracy", direction=direction)
+
+
 def test_saving_replaces_an_existing_file(tmp_path):
     path = tmp_path / "learning_curves.png"
     path.write_bytes(b"old")

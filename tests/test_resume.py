@@ -209,3 +209,67 @@ def test_signal_stops_cleanly_and_prints_the_resume_command(tmp_path, cli_refere
     resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", *command[1:]], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((workdir / "history.json").read_text()) == cli_reference
+
+
+# --- Searches: corrupt state, one process per folder, Ctrl-C. -------------------------------
+
+TUNE_FLAGS = ["tune", "--dataset=digits", "--max_train_samples=300", "--epochs=1", "--tuner=random", "--hidden_units=16"]
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("search") / "s"
+    result = subprocess.run([sys.executable, "-m", "keras_minibatch", *TUNE_FLAGS, "--max_trials=2", f"--workdir={workdir}"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("damaged", ["tuner/oracle.json", "tuner/trial_0/trial.json", "search_config.json"])
+def test_corrupt_search_state_is_named_with_the_way_out(tmp_path, finished_search, damaged):
+    import shutil
+
+    workdir = tmp_path / "s"
+    shutil.copytree(finished_search, workdir)
+    (workdir / damaged).write_text('{"truncated": ')
+    result = subprocess.run([sys.executable, "-m", "keras_minibatch", *TUNE_FLAGS, "--max_trials=3", f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert damaged.split("/")[-1] in result.stderr and "is corrupt" in result.stderr and "--overwrite" in result.stderr
+
+
+@pytest.mark.integration
+def test_a_second_process_on_a_busy_search_folder_is_refused(tmp_path, finished_search):
+    import shutil
+
+    workdir = tmp_path / "s"
+    shutil.copytree(finished_search, workdir)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (workdir / ".lock").write_text(f"{sleeper.pid}\n")
+        result = subprocess.run([sys.executable, "-m", "keras_minibatch", *TUNE_FLAGS, "--max_trials=3", f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=120)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert result.returncode == 1
+    assert f"in use by process {sleeper.pid}" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert len(json.loads((workdir / "trials.json").read_text())) == 2  # nothing ran twice
+
+
+@pytest.mark.integration
+def test_sigterm_during_a_search_prints_the_resume_command_and_resume_finishes(tmp_path):
+    workdir = tmp_path / "s"
+    process = start_cli(*TUNE_FLAGS, "--epochs=3", "--max_trials=4", f"--workdir={workdir}")
+    deadline = time.monotonic() + 180
+    while not list((workdir / "tuner").glob("trial_1")) and time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143, err
+    command = shlex.split(err.strip().splitlines()[-1])
+    assert "--resume" in command
+    resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", *command[1:]], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = json.loads((workdir / "trials.json").read_text())
+    assert len(trials) == 4 and all(row["status"] == "COMPLETED" for row in trials)

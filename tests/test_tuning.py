@@ -24,12 +24,11 @@ from keras_minibatch.config import ConfigError
 from keras_minibatch.hypermodel import (
     MLPHyperModel,
     RequireObjective,
-    StopOnNonFiniteLoss,
     train_config_for,
 )
 from keras_minibatch.rundir import RunDirError
 from keras_minibatch.search_config import SearchConfig
-from keras_minibatch.seed_variance import seed_variance
+from keras_minibatch.seed_variance import seed_variance, seed_variance_report
 from keras_minibatch.trials import format_trials_table
 from keras_minibatch.tuning import SearchError, load_tuner, search
 
@@ -226,6 +225,41 @@ def test_seed_variance_reports_spread_and_whether_top_trials_are_within_it(rando
 def test_seed_variance_needs_two_distinct_seeds(digits, random_run):
     with pytest.raises(ValueError, match="two or more distinct integers"):
         seed_variance(TrainConfig(**TINY_TRAIN), random_run.result.best_hyperparameters, [3, 3], digits)
+
+
+def test_seed_variance_report_retrains_a_finished_search_with_fresh_seeds(random_run, digits):
+    result = random_run.result
+    report = seed_variance_report(result, 2, dataset=digits)
+    saved = json.loads((result.workdir / "seed_variance.json").read_text())
+    assert saved["seeds"] == [1, 2] and saved["trial_id"] == result.best_trial_id  # the search's seed 0 plus 1 and 2
+    assert saved["hyperparameters"] == result.best_hyperparameters and saved["report"] == report
+    lines = report.splitlines()
+    assert lines[0].startswith(f"seed variance: trial {int(result.best_trial_id) + 1}'s hyperparameters retrained with 2 seeds (1, 2), 2 epochs each")
+    assert [line.split()[0] for line in lines[2:4]] == ["1", "2"]
+    assert lines[4].split()[:3] == ["mean", "±", "std"] and f"{saved['test_accuracy_mean']:.4f} ± {saved['test_accuracy_std']:.4f}" in lines[4]
+    assert f"noise between two single runs: ±{saved['noise']:.4f} val_accuracy" in report
+    verdict = "the search did not tell them apart" if saved["within_noise"] else "beyond the noise: the winner stands"
+    assert verdict in report
+
+
+def test_seed_variance_report_reads_the_data_back_from_the_search_folder(random_run):
+    by_folder = seed_variance_report(str(random_run.result.workdir), 2)
+    assert by_folder.splitlines()[2:5] == seed_variance_report(random_run.result, 2, dataset=load_dataset("digits", test_fraction=0.2, seed=0, max_train_samples=200)).splitlines()[2:5]
+
+
+@pytest.mark.parametrize("num_seeds", [1, 0, True])
+def test_seed_variance_report_needs_two_seeds(random_run, num_seeds):
+    with pytest.raises(ValueError, match=r"`num_seeds` \(.*\) must be an integer >= 2"):
+        seed_variance_report(random_run.result, num_seeds)
+
+
+def test_seed_variance_report_refuses_other_data_and_unfinished_folders(random_run, tmp_path):
+    other_rows = load_dataset("digits", test_fraction=0.2, seed=1, max_train_samples=200)
+    with pytest.raises(ValueError, match="is not the data of the search"):
+        seed_variance_report(random_run.result, 2, dataset=other_rows)
+    (tmp_path / "search_config.json").write_text((random_run.result.workdir / "search_config.json").read_text())
+    with pytest.raises(RunDirError, match="holds no best_hyperparameters.json: the search has not finished"):
+        seed_variance_report(tmp_path, 2)
 
 
 def test_resuming_a_finished_search_runs_no_more_trials(random_run, digits):
@@ -461,17 +495,6 @@ def test_train_config_for_maps_trial_values_to_train_flags():
     values = {"num_layers": 2, "units_1": 64, "units_2": 32, "units_3": 8, "activation": "tanh", "dropout": 0.2, "optimizer": "sgd", "learning_rate": 0.01, "batch_size": 64}
     config = train_config_for(TrainConfig(epochs=7), values)
     assert (config.hidden_units, config.activation, config.dropout, config.optimizer, config.learning_rate, config.batch_size, config.epochs) == ((64, 32), "tanh", 0.2, "sgd", 0.01, 64, 7)
-
-
-def test_stop_on_non_finite_loss_stops_and_says_where():
-    guard = StopOnNonFiniteLoss()
-    guard.set_model(types.SimpleNamespace(stop_training=False))
-    guard.on_train_begin()
-    guard.on_epoch_begin(2)
-    guard.on_train_batch_end(0, {"loss": 1.5})
-    assert guard.reason is None and not guard.model.stop_training
-    guard.on_train_batch_end(4, {"loss": float("inf")})
-    assert guard.reason == "loss became inf at epoch 3, batch 5" and guard.model.stop_training
 
 
 def test_missing_objective_stops_the_whole_search_and_lists_the_logged_keys():

@@ -1,0 +1,268 @@
+"""Grid vs random vs Bayesian search, measured: best objective so far against trial number.
+
+`compare_search_strategies` runs each strategy through `tuning.search`, each in its
+own search folder (`<workdir>/grid`, `<workdir>/random`, ...), on the same data,
+the same `TrainConfig` (epochs, validation rows, seed: every trial's weights start
+from the same seed) and the same `SearchConfig` apart from `tuner`, with the same
+`max_trials`. Random and Bayesian search share the oracle seed too, so Bayesian
+optimization's random start is exactly random search's first trials and only its
+guided trials differ. Grid search walks the space in a fixed order starting from
+the `TrainConfig`'s own values; its learning rate is a choice of half-decades
+where the others sample it on a log scale (a grid needs points).
+
+The comparison folder holds `comparison_config.json` (what was compared, for
+`resume`), `comparison.csv` (per trial: each strategy's objective and best so
+far), `comparison.json` (the same, the table, each strategy's winner and the
+notes) and `comparison.png` (one best-so-far line per strategy).
+
+The test split is not touched. A comparison chooses between strategies by their
+validation scores; scoring each strategy's winner on the test split would put
+the test set into that choice. To score a winner once, resume its search with
+retraining (`keras-minibatch tune --tuner=<strategy> --workdir=<workdir>/<strategy>
+--resume` with the same flags, or `search(..., resume=True)`): it runs no more
+trials, retrains the winner and scores the test split once.
+
+Two settings decide whether the comparison says anything:
+
+- Grid search enumerates the space with the last-declared hyperparameter changing
+  fastest, so with a budget far below the grid's size it only varies the last few
+  (batch size, then learning rate) and never reaches the others. The notes give
+  the grid's size, the share the budget covers and what the grid varied; pin
+  hyperparameters (`--fix`, `SearchConfig.fixed`) or narrow their choices until
+  the grid is within a few times the budget.
+- KerasTuner's Bayesian optimization starts with `3 x` (number of hyperparameters,
+  fixed ones included) random trials, 30 for this space, which would make it
+  random search within a small budget. Unless `SearchConfig.num_initial_points`
+  is set, the comparison starts it with `max(2, max_trials // 4)` random trials
+  and says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import itertools
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras_tuner
+
+from keras_minibatch import plots, rundir
+from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.search_config import TUNERS, SearchConfig
+from keras_minibatch.search_dir import (
+    COMPARISON_CONFIG_FILE,
+    check_comparison_dir,
+    comparison_fingerprint,
+)
+from keras_minibatch.tuning import SearchResult, search
+
+__all__ = ["COMPARISON_CSV", "COMPARISON_JSON", "COMPARISON_PLOT", "STRATEGIES", "ComparisonResult", "compare_search_strategies", "grid_size"]
+
+STRATEGIES = ("grid", "random", "bayesian")
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_JSON = "comparison.json"
+COMPARISON_PLOT = "comparison.png"
+
+
+@dataclasses.dataclass
+class ComparisonResult:
+    """What a strategy comparison produced.
+
+    Attributes:
+        objective: The objective name, e.g. `"val_accuracy"`.
+        direction: `"max"` or `"min"`.
+        max_trials: The trial budget of every strategy.
+        objectives: Strategy -> each trial's objective in trial order (`None`: failed).
+        best_so_far: Strategy -> the best objective after each trial (`None` before any completed).
+        searches: Strategy -> its `SearchResult` (not retrained: no model, no test metrics).
+        table: The printed table: best so far per trial, then best, when, failures, seconds.
+        notes: Sentences on what limits the comparison (grid coverage, Bayesian start).
+        workdir: The comparison folder.
+    """
+
+    objective: str
+    direction: str
+    max_trials: int
+    objectives: dict[str, list[float | None]]
+    best_so_far: dict[str, list[float | None]]
+    searches: dict[str, SearchResult]
+    table: str
+    notes: list[str]
+    workdir: Path
+
+
+def grid_size(hyperparameters: keras_tuner.HyperParameters) -> int:
+    """Returns the number of points of a KerasTuner space's grid, counting conditional ones only where active.
+
+    Conditions may depend only on unconditional hyperparameters (as `num_layers`
+    does for `units_<i>`); a numerical hyperparameter counts the values
+    KerasTuner's grid walks (`hp.values`).
+    """
+    space = list(hyperparameters.space)
+    parent_names = sorted({condition.name for hp in space for condition in hp.conditions})
+    parents = [hp for hp in space if hp.name in parent_names]
+    others = [hp for hp in space if hp.name not in parent_names]
+    total = 0
+    for combination in itertools.product(*(list(hp.values) for hp in parents)):
+        values = dict(zip((hp.name for hp in parents), combination))
+        active = [hp for hp in others if all(condition.is_active(values) for condition in hp.conditions)]
+        total += math.prod(len(list(hp.values)) for hp in active)
+    return total
+
+
+def _best_so_far(values: Sequence[float | None], direction: str) -> list[float | None]:
+    return [None if math.isnan(value) else value for value in plots.best_so_far(values, direction)]
+
+
+def _format_table(objectives: Mapping[str, Sequence[float | None]], best: Mapping[str, Sequence[float | None]],
+                  searches: Mapping[str, SearchResult], objective: str, direction: str, max_trials: int) -> str:
+    names = list(objectives)
+    width = max(9, *(len(name) for name in names))
+    num_rows = max(max_trials, *(len(values) for values in objectives.values()))
+
+    def line(label: str, cells: Sequence[str]) -> str:
+        return f"{label:>7}" + "".join(f"  {cell:>{width}}" for cell in cells)
+
+    lines = [
+        f"best {objective} so far ({direction}imized) after each trial; up to {max_trials} trials per strategy, same space, data and seeds",
+        line("trial", names),
+    ]
+    for index in range(num_rows):
+        lines.append(line(str(index + 1), [f"{best[name][index]:.4f}" if index < len(best[name]) and best[name][index] is not None else "-" for name in names]))
+    finals = {name: next((value for value in reversed(best[name]) if value is not None), None) for name in names}
+    lines.append(line("best", [f"{finals[name]:.4f}" if finals[name] is not None else "-" for name in names]))
+    lines.append(line("reached", [str(best[name].index(finals[name]) + 1) if finals[name] is not None else "-" for name in names]))
+    lines.append(line("trials", [str(len(objectives[name])) for name in names]))
+    lines.append(line("failed", [str(searches[name].num_failed) for name in names]))
+    lines.append(line("seconds", [f"{sum(row['seconds'] or 0.0 for row in searches[name].trials):.1f}" for name in names]))
+    return "\n".join(lines)
+
+
+def _grid_notes(result: SearchResult, max_trials: int) -> list[str]:
+    size = grid_size(result.tuner.oracle.get_space())
+    ran = len(result.trials)
+    varied = [name for name in dict.fromkeys(name for row in result.trials for name in row["hyperparameters"])
+              if len({repr(row["hyperparameters"].get(name)) for row in result.trials}) > 1]
+    if ran < max_trials:
+        return [f"grid: the space has {size:,} grid points; the grid ran out after {ran} trials, below the budget of {max_trials}."]
+    share = f"{ran / size:.2%}" if ran / size >= 0.0001 else f"{ran / size:.1e}"
+    note = f"grid: the space has {size:,} grid points; {ran} trials cover {share} of them, varying only {', '.join(varied) or 'nothing'}."
+    if size > 2 * max_trials:
+        note += " For a grid that covers its space, pin more hyperparameters (--fix) or narrow their choices."
+    return [note]
+
+
+def _write_csv(path: Path, objectives: Mapping[str, Sequence[float | None]], best: Mapping[str, Sequence[float | None]], num_rows: int) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["trial", *(f"{name}_{kind}" for name in objectives for kind in ("objective", "best_so_far"))])
+    for index in range(num_rows):
+        cells: list[Any] = [index + 1]
+        for name in objectives:
+            for series in (objectives[name], best[name]):
+                value = series[index] if index < len(series) else None
+                cells.append("" if value is None else repr(value))
+        writer.writerow(cells)
+    rundir.write_text_atomic(path, buffer.getvalue())
+
+
+def compare_search_strategies(
+    train_config: TrainConfig,
+    search_config: SearchConfig,
+    workdir: str | os.PathLike,
+    *,
+    strategies: Sequence[str] = STRATEGIES,
+    dataset: Dataset | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: int = 1,
+    print_fn: Callable[[str], Any] = print,
+) -> ComparisonResult:
+    """Runs each search strategy on the same space, budget and seeds; reports the best objective so far per trial.
+
+    Args:
+        train_config: Data, epochs per trial, validation split and seed, shared by all.
+        search_config: Space, objective and `max_trials`, shared by all; its
+            `tuner` is replaced by each strategy. With `num_initial_points` unset,
+            Bayesian optimization starts with `max(2, max_trials // 4)` random
+            trials (see the module docstring).
+        workdir: The comparison folder; each strategy searches in `<workdir>/<strategy>`.
+        strategies: KerasTuner tuners to compare, from `"grid"`, `"random"`,
+            `"bayesian"`, `"hyperband"`. Defaults to `("grid", "random", "bayesian")`.
+        dataset: Already loaded data; by default loads `train_config.dataset` once for all.
+        resume: Continue a comparison in `workdir`: finished strategies run no
+            more trials, an interrupted one resumes. Defaults to `False`.
+        overwrite: Delete what `workdir` holds first. Defaults to `False`.
+        verbose: `0` prints nothing; `1` prints each search's lines, then the
+            table and the notes. Defaults to `1`.
+        print_fn: Receives each printed line. Defaults to `print`.
+
+    Returns:
+        A `ComparisonResult`. The test split is never scored.
+
+    Raises:
+        ConfigError: for no strategies, an unknown or repeated one, or both
+            `resume` and `overwrite`.
+        RunDirError: as `search`, for the comparison folder or a strategy's folder.
+        SearchError: when no trial of a strategy completed.
+    """
+    strategies = list(strategies)
+    if not strategies or len(set(strategies)) != len(strategies) or not set(strategies) <= set(TUNERS):
+        raise ConfigError("strategies", strategies, f"must name distinct tuners, at least one, from: {', '.join(TUNERS)}")
+    fingerprint = comparison_fingerprint(train_config, search_config, strategies)
+    check_comparison_dir(workdir, resume=resume, overwrite=overwrite, fingerprint=fingerprint)
+    path = Path(workdir)
+    if not (resume and path.is_dir()):
+        path = rundir.prepare_run_dir(path, overwrite=overwrite)
+    rundir.write_json_atomic(path / COMPARISON_CONFIG_FILE, {**fingerprint, "max_trials": search_config.max_trials})
+    if dataset is None:
+        dataset = load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
+    say = print_fn if verbose else (lambda line: None)
+
+    notes: list[str] = []
+    configs = {strategy: search_config.replace(tuner=strategy) for strategy in strategies}
+    if "bayesian" in configs and search_config.num_initial_points is None:
+        configs["bayesian"] = configs["bayesian"].replace(num_initial_points=max(2, search_config.max_trials // 4))
+        notes.append(
+            f"bayesian: {configs['bayesian'].num_initial_points} random trials (the same as random search's first ones), then "
+            "guided by its Gaussian process; KerasTuner's default would be 3 per hyperparameter, more than this budget."
+        )
+    searches: dict[str, SearchResult] = {}
+    for strategy, config in configs.items():
+        say(f"== {strategy} search ==")
+        searches[strategy] = search(train_config, config, path / strategy, dataset=dataset, resume=resume, retrain_winner=False, verbose=verbose, print_fn=print_fn)
+    if "grid" in searches:
+        notes.extend(_grid_notes(searches["grid"], search_config.max_trials))
+    bayesian_flag = f" (bayesian also --num_initial_points={configs['bayesian'].num_initial_points})" if "bayesian" in configs else ""
+    notes.append(
+        "test split: not scored (strategies are compared on validation scores). To score one strategy's winner once, resume "
+        f"its search with retraining: keras-minibatch tune --tuner=STRATEGY --workdir={path}/STRATEGY --resume and the same "
+        f"flags{bayesian_flag}."
+    )
+
+    objectives = {name: [row["objective"] for row in result.trials] for name, result in searches.items()}
+    best = {name: _best_so_far(values, search_config.direction) for name, values in objectives.items()}
+    table = _format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
+    num_rows = max(search_config.max_trials, *(len(values) for values in objectives.values()))
+    _write_csv(path / COMPARISON_CSV, objectives, best, num_rows)
+    plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
+    rundir.write_json_atomic(path / COMPARISON_JSON, {
+        "objective": search_config.objective, "direction": search_config.direction, "max_trials": search_config.max_trials,
+        "objectives": objectives, "best_so_far": best, "table": table, "notes": notes,
+        "winners": {name: {"trial_id": result.best_trial_id, "value": next(row["objective"] for row in result.trials if row["trial_id"] == result.best_trial_id),
+                           "hyperparameters": result.best_hyperparameters} for name, result in searches.items()},
+    })
+    say(table)
+    for note in notes:
+        say(note)
+    say(f"comparison folder: {path} ({COMPARISON_CSV}, {COMPARISON_PLOT})")
+    return ComparisonResult(
+        objective=search_config.objective, direction=search_config.direction, max_trials=search_config.max_trials,
+        objectives=objectives, best_so_far=best, searches=searches, table=table, notes=notes, workdir=path,
+    )

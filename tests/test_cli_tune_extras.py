@@ -1,0 +1,57 @@
+"""`tune --compare`, `--seed_variance` and KerasTuner's distributed mode from the command line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--dataset=digits", "--max_train_samples=200", "--epochs=1", "--max_trials=2"]
+
+
+def run_cli(*args, env_extra=None, timeout=300):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KERASTUNER_")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "keras_minibatch", *args], capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["tune", "--seed_variance=1"], {}, "--seed_variance=1 must be 0 (off) or a number of seeds >= 2"),
+        (["tune", "--seed_variance=-3"], {}, "--seed_variance=-3 must be 0 (off) or a number of seeds >= 2"),
+        (["tune", "--compare", "--seed_variance=3"], {}, "--seed_variance retrains one search's winner; it cannot be combined with --compare"),
+        (["tune", "--num_initial_points=0"], {}, "--num_initial_points=0 must be an integer >= 1"),
+        (["tune"], {"KERASTUNER_ORACLE_IP": "127.0.0.1"}, "a distributed search (KERASTUNER_ORACLE_IP is set) needs --workdir"),
+        (["tune", "--compare", "--workdir=x"], {"KERASTUNER_ORACLE_IP": "127.0.0.1"}, "--compare runs its searches one after another and cannot be distributed"),
+    ],
+)
+def test_bad_tune_flags_are_refused_in_one_line(args, env, expected):
+    result = run_cli(*args, env_extra=env, timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert expected in result.stderr
+
+
+def test_a_comparison_folder_is_refused_without_resume_or_overwrite(tmp_path):
+    (tmp_path / "old.txt").write_text("taken")
+    result = run_cli("tune", "--compare", f"--workdir={tmp_path}", timeout=60)
+    assert result.returncode == 1 and "pass --resume to continue the strategy comparison" in result.stderr
+
+
+@pytest.mark.integration
+def test_compare_writes_its_table_csv_and_plot(tmp_path):
+    result = run_cli("tune", "--compare", *TINY, "--fix=num_layers=1,dropout=0", f"--workdir={tmp_path / 'c'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "  trial       grid     random   bayesian" in result.stdout
+    assert {"comparison.csv", "comparison.png", "comparison.json", "grid", "random", "bayesian"} <= {path.name for path in (tmp_path / "c").iterdir()}
+
+
+@pytest.mark.integration
+def test_seed_variance_follows_the_search(tmp_path):
+    result = run_cli("tune", *TINY, "--seed_variance=2", f"--workdir={tmp_path / 's'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "seed variance: trial " in result.stdout and "mean ± std" in result.stdout
+    assert json.loads((tmp_path / "s" / "seed_variance.json").read_text())["seeds"] == [1, 2]
