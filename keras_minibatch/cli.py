@@ -5,6 +5,7 @@ Usage:
   keras-minibatch evaluate --model=RUN_FOLDER_OR_MODEL_FILE [--dataset=...]
   keras-minibatch tune --tuner=random|bayesian|grid|hyperband --max_trials=N [flags]
   keras-minibatch tune --compare --max_trials=N [--fix=...] [flags]
+  keras-minibatch compare --batch_sizes=full,1,32 [--budget_epochs=N | --budget_seconds=S]
   keras-minibatch tensorboard [--workdir=runs] [--port=6006]
 
 Commands:
@@ -17,6 +18,9 @@ Commands:
              seed instead and reports the best objective so far per trial. With
              KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT set,
              this process is a distributed search's chief or one of its workers.
+  compare    Train the same model from the same initial weights with full-batch gradient
+             descent, SGD (batch 1) and mini-batches under one budget; report seconds
+             per update, loss against epochs, updates and wall time, and test accuracy.
   tensorboard
              Serve run folders (--workdir, default runs/) with TensorBoard on
              127.0.0.1 until Ctrl-C; never on the network.
@@ -47,7 +51,7 @@ from keras_minibatch.locking import FolderLockedError
 from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
 
 PROG = "keras-minibatch"
-COMMANDS = ("train", "evaluate", "tune", "tensorboard")
+COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_SIGINT = 130  # 128 + signal number, as shells report it.
@@ -74,7 +78,8 @@ _EPOCHS = flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Passes over the trai
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Samples per gradient update.")
 _VALIDATION_SPLIT = flags.DEFINE_float("validation_split", _DEFAULTS.validation_split, "Share of the training data held out (stratified) for validation, in (0, 1).")
 _SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for splits, initial weights and shuffling.")
-_STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", _DEFAULTS.steps_per_execution, "Batches per compiled training call.")
+_STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", _DEFAULTS.steps_per_execution, "Mini-batch updates per call into the compiled training function (the same updates as 1, fewer calls).")
+_JIT_COMPILE = flags.DEFINE_boolean("jit_compile", _DEFAULTS.jit_compile, "Compile the training step with XLA: faster epochs after a few seconds of compiling.")
 _EARLY_STOPPING = flags.DEFINE_boolean("early_stopping", _DEFAULTS.early_stopping, "Stop when --early_stopping_monitor stops improving.")
 _EARLY_STOPPING_MONITOR = flags.DEFINE_string("early_stopping_monitor", _DEFAULTS.early_stopping_monitor, "Metric watched by early stopping.")
 _EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Epochs without improvement before stopping.")
@@ -99,6 +104,11 @@ _COMPARE = flags.DEFINE_boolean("compare", False, "tune: run grid, random and Ba
 _SEED_VARIANCE = flags.DEFINE_integer("seed_variance", 0, "tune: after the search, retrain the winner with this many fresh seeds (>= 2), report mean and standard deviation and whether the top trials are within that noise; 0 skips it.")
 _RESUME = flags.DEFINE_boolean("resume", False, "Continue the run (train) or search (tune) in --workdir after a crash or Ctrl-C: finished epochs or trials are kept.")
 _MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
+
+# Batch-size comparison (compare).
+_BATCH_SIZES = flags.DEFINE_string("batch_sizes", "full,1,32", "compare: batch sizes to compare; 'full' is every training row (full-batch gradient descent).")
+_BUDGET_EPOCHS = flags.DEFINE_integer("budget_epochs", None, "compare: epochs per regime (default: --epochs when no --budget_seconds).")
+_BUDGET_SECONDS = flags.DEFINE_float("budget_seconds", None, "compare: wall seconds of training per regime; with --budget_epochs, whichever ends first.")
 
 # TensorBoard.
 _PORT = flags.DEFINE_integer("port", 6006, "tensorboard: TCP port; 0 picks a free one.", lower_bound=0, upper_bound=65535)
@@ -142,6 +152,7 @@ def build_config() -> config_lib.TrainConfig:
             validation_split=_VALIDATION_SPLIT.value,
             seed=_SEED.value,
             steps_per_execution=_STEPS_PER_EXECUTION.value,
+            jit_compile=_JIT_COMPILE.value,
             early_stopping=_EARLY_STOPPING.value,
             early_stopping_monitor=_EARLY_STOPPING_MONITOR.value,
             early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
@@ -278,6 +289,27 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
     return 0
 
 
+def _command_compare(config: config_lib.TrainConfig) -> int:
+    from keras_minibatch import compare_config  # Standard library only.
+
+    budget_epochs = _BUDGET_EPOCHS.value
+    if budget_epochs is None and _BUDGET_SECONDS.value is None:
+        budget_epochs = config.epochs
+    try:
+        batch_sizes = compare_config.parse_batch_sizes(_BATCH_SIZES.value)
+        compare_config.check_budget(budget_epochs, _BUDGET_SECONDS.value)
+    except config_lib.ConfigError as error:
+        raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
+    workdir = _WORKDIR.value or str(rundir.default_run_dir(f"compare-{config.dataset}"))
+    rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
+    _RUN_FOLDER[0] = workdir
+    _quiet_tensorflow()
+    from keras_minibatch import compare  # Imports TensorFlow: only after every check passed.
+
+    compare.compare_batch_sizes(config, batch_sizes, workdir, budget_epochs=budget_epochs, budget_seconds=_BUDGET_SECONDS.value, overwrite=_OVERWRITE.value)
+    return 0
+
+
 def _command_tensorboard() -> int:
     from keras_minibatch import tensorboard_server  # Standard library only: TensorBoard runs in a child.
 
@@ -308,6 +340,8 @@ def main(argv: Sequence[str]) -> int:
         return _command_train(config)
     if command == "tune":
         return _command_tune(config)
+    if command == "compare":
+        return _command_compare(config)
     return _command_evaluate(config)
 
 

@@ -103,8 +103,16 @@ class TrainConfig:
             check training as it goes. Defaults to `0.1`.
         seed: Seed for data splits, weight initialisation and shuffling.
             Defaults to `0`.
-        steps_per_execution: Batches run per call into the compiled training
-            function. Defaults to `1`.
+        steps_per_execution: Mini-batch updates per call into the compiled
+            training function. `train` hands `fit` `batch_size *
+            steps_per_execution` rows per call and applies one update per
+            `batch_size` of them (`fused_steps`), so the updates are those of
+            `1`; per-batch callback hooks run once per call. Under a
+            `distribution` strategy Keras' own `steps_per_execution` is used.
+            Defaults to `64`.
+        jit_compile: Whether to compile the training step with XLA: several
+            times faster epochs at batch 32 on a CPU, after a few seconds of
+            compiling. Defaults to `True`.
         early_stopping: Whether to stop when `early_stopping_monitor` stops
             improving. Defaults to `False`.
         early_stopping_monitor: Metric watched by early stopping. Defaults to
@@ -139,7 +147,8 @@ class TrainConfig:
     batch_size: int = 32
     validation_split: float = 0.1
     seed: int = 0
-    steps_per_execution: int = 1
+    steps_per_execution: int = 64
+    jit_compile: bool = True
     early_stopping: bool = False
     early_stopping_monitor: str = "val_loss"
     early_stopping_patience: int = 3
@@ -171,6 +180,8 @@ class TrainConfig:
         check_open_fraction("validation_split", self.validation_split)
         check_non_negative_int("seed", self.seed)
         check_positive_int("steps_per_execution", self.steps_per_execution)
+        if not isinstance(self.jit_compile, bool):
+            raise ConfigError("jit_compile", self.jit_compile, "must be true or false")
         if not isinstance(self.early_stopping, bool):
             raise ConfigError("early_stopping", self.early_stopping, "must be true or false")
         if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:

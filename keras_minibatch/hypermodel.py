@@ -34,6 +34,7 @@ import callbacks as minibatch_callbacks
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.epoch_scalars import EpochScalars
+from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
@@ -189,7 +190,9 @@ class MLPHyperModel(keras_tuner.HyperModel):
             dropout=round(float(dropout), 10),
             optimizer=optimizer,
             learning_rate=float(learning_rate),
-            steps_per_execution=wanted.steps_per_execution,
+            # Fused updates (see `fit`) on one replica; Keras' own steps_per_execution under a strategy.
+            steps_per_execution=1 if wanted.distribution == "none" else wanted.steps_per_execution,
+            jit_compile=wanted.jit_compile,
         )
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, trial_logdir: str | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), **kwargs: Any) -> keras.callbacks.History:
@@ -224,7 +227,10 @@ class MLPHyperModel(keras_tuner.HyperModel):
                 restore_best_weights=config.restore_best_weights, verbose=0,
             ))
         fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
-        history = model.fit(*args, batch_size=self.batch_size(hp), callbacks=fit_callbacks, **kwargs)
+        batch_size = self.batch_size(hp)
+        if config.distribution == "none":  # `steps_per_execution` mini-batches per compiled call.
+            batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution)
+        history = model.fit(*args, batch_size=batch_size, callbacks=fit_callbacks, **kwargs)
         if guard.stop_reason:
             raise keras_tuner.errors.FailedTrialError(guard.stop_reason)
         return history

@@ -41,6 +41,7 @@ def build_mlp(
     optimizer: str = "adam",
     learning_rate: float = 1e-3,
     steps_per_execution: int = 1,
+    jit_compile: bool = False,
 ) -> keras.Model:
     """Builds the lecture's MLP and compiles it for integer class labels.
 
@@ -59,6 +60,8 @@ def build_mlp(
         optimizer: Optimizer name, one of `config.OPTIMIZERS`. Defaults to `"adam"`.
         learning_rate: Learning rate. Defaults to `1e-3`.
         steps_per_execution: Batches per compiled call. Defaults to `1`.
+        jit_compile: Whether to compile the train, test and predict steps with
+            XLA. Defaults to `False`.
 
     Returns:
         A compiled `keras.Sequential` model.
@@ -83,6 +86,7 @@ def build_mlp(
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     return model
 

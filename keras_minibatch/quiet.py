@@ -10,6 +10,7 @@ tracebacks) is written back to stderr.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -74,3 +75,11 @@ def import_tensorflow_quietly() -> None:
         import tensorflow  # noqa: F401
 
         import keras  # noqa: F401
+    logging.getLogger("tensorflow").addFilter(_drop_retracing_notes)
+
+
+def _drop_retracing_notes(record: logging.LogRecord) -> bool:
+    # Every new model traces its own step once; `tune` builds many models with few calls
+    # per epoch (fused steps), and TensorFlow's frequent-retracing heuristic (keyed by
+    # reused function ids) then warns about tracing that is expected.
+    return "triggered tf.function retracing" not in record.getMessage()

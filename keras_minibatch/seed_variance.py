@@ -28,6 +28,7 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset
 from callbacks import StopOnNonFiniteLoss
 from keras_minibatch.hypermodel import train_config_for
+from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
 from keras_minibatch.search_config import OBJECTIVES
 from keras_minibatch.training import split_for_validation
@@ -95,11 +96,12 @@ def seed_variance(
         model = build_mlp(
             dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
             dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
-            steps_per_execution=config.steps_per_execution,
+            jit_compile=config.jit_compile,
         )
+        fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution)
         guard = StopOnNonFiniteLoss()
         history = model.fit(
-            x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
+            x_train, y_train, batch_size=fit_batch_size, epochs=config.epochs,
             validation_split=config.validation_split, shuffle=True, verbose=0, callbacks=[guard],
         ).history
         if guard.stop_reason:

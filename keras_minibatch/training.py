@@ -18,6 +18,7 @@ from keras_minibatch import plots, report, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset, stratified_validation_order
+from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp, count_parameters
 from keras_minibatch.locking import FolderLock
 from keras_minibatch.plugins import load_callback
@@ -210,6 +211,8 @@ def _train_in_folder(
             max_train_samples=config.max_train_samples,
         )
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
+    # Fused updates split one replica's batch; under a strategy Keras' own steps_per_execution runs.
+    fused = config.distribution == "none"
     with strategy.scope():
         model = build_mlp(
             dataset.input_shape,
@@ -219,10 +222,13 @@ def _train_in_folder(
             dropout=config.dropout,
             optimizer=config.optimizer,
             learning_rate=config.learning_rate,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=1 if fused else config.steps_per_execution,
+            jit_compile=config.jit_compile,
         )
         if checkpoint is not None:
             restore_weights(model, checkpoint)
+    # `fit` gets `steps_per_execution` mini-batches per call, one update per `batch_size` rows.
+    fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution) if fused else config.batch_size
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
     trainable, non_trainable = count_parameters(model)
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})
@@ -266,7 +272,7 @@ def _train_in_folder(
         model.fit(
             x_train,
             y_train,
-            batch_size=config.batch_size,
+            batch_size=fit_batch_size,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             validation_split=config.validation_split,

@@ -63,6 +63,7 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.locking import FolderLock
+from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
@@ -164,7 +165,7 @@ def _build(config: TrainConfig, dataset: Dataset, strategy: Any) -> keras.Model:
         return build_mlp(
             dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
             dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
-            steps_per_execution=config.steps_per_execution,
+            steps_per_execution=1 if strategy is None else config.steps_per_execution, jit_compile=config.jit_compile,
         )
 
 
@@ -331,10 +332,13 @@ def search(
 
         # The winner learns from every training row (validation rows too), then the only look at the test split.
         model = _build(winner_config, dataset, strategy)
+        fit_batch_size = winner_config.batch_size
+        if strategy is None:  # `steps_per_execution` mini-batches per compiled call.
+            fit_batch_size = fuse_train_steps(model, batch_size=fit_batch_size, steps_per_execution=winner_config.steps_per_execution)
         guard = StopOnNonFiniteLoss()
         winner_logdir = tensorboard_dir / WINNER_RUN
         model.fit(
-            dataset.x_train, dataset.y_train, batch_size=winner_config.batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
+            dataset.x_train, dataset.y_train, batch_size=fit_batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
             callbacks=[guard, keras.callbacks.TensorBoard(log_dir=str(winner_logdir), write_graph=False, profile_batch=0)],
         )
         if guard.stop_reason:

@@ -104,3 +104,14 @@ def test_tune_from_the_cli_then_resume_keeps_the_trials(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     trials = json.loads((workdir / "trials.json").read_text())
     assert len(trials) == 3
+
+
+def test_compare_from_the_cli_writes_table_csv_and_plots(tmp_path):
+    workdir = tmp_path / "compare"
+    result = run_cli("compare", "--dataset=digits", "--max_train_samples=300", "--hidden_units=16", "--batch_sizes=full,32", "--budget_epochs=2", f"--workdir={workdir}")
+    assert result.returncode == 0, result.stderr
+    assert "full batch" in result.stdout and "mini-batch" in result.stdout and "s/update" in result.stdout
+    rows = (workdir / "comparison.csv").read_text().splitlines()
+    assert len(rows) == 3
+    for plot in ("loss_vs_epoch.png", "loss_vs_seconds.png", "loss_vs_updates.png"):
+        assert (workdir / plot).read_bytes()[:4] == b"\x89PNG"

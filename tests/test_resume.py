@@ -110,7 +110,8 @@ class PoisonWeights(keras.callbacks.Callback):
 
 def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(DivergenceError, match=r"loss became nan at epoch 3, batch 5; the last good checkpoint \(epoch 2\)"):
-        train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6}), tmp_path, verbose=0, extra_callbacks=[PoisonWeights()])
+        # One update per batch hook, so the poison lands in batch 5 (fused steps would run them in one call).
+        train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6, "steps_per_execution": 1}), tmp_path, verbose=0, extra_callbacks=[PoisonWeights()])
     assert not (tmp_path / "model.keras").exists()  # NaN weights never become the model
     assert not (tmp_path / "metrics.json").exists()
     assert load_checkpoint(tmp_path / "checkpoint").epochs_done == 2

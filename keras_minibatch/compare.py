@@ -1,0 +1,281 @@
+"""Full-batch gradient descent vs SGD vs mini-batch: the same model, measured side by side.
+
+Every regime starts from the same initial weights (drawn once from `seed`) and
+trains on the same rows under the same budget (epochs, wall seconds, or both).
+The validation rows are scored at every epoch end and, where one epoch holds
+many updates or the budget is in seconds, at regular points in between, so the
+loss can be drawn against epochs, updates and training seconds. The test split
+is scored once per regime, at its end.
+
+Timing counts training only: each regime's compiled functions are traced (and
+XLA-compiled) before its clock starts, and the clock pauses while the
+validation rows are scored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from keras_minibatch import compare_config, rundir
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.fused_steps import fuse_train_steps
+from keras_minibatch.model import build_mlp
+from keras_minibatch.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
+from keras_minibatch.training import split_for_validation
+
+# Curve points per epoch for regimes with many updates per epoch, and per
+# seconds budget.
+_POINTS_PER_EPOCH = 10
+_POINTS_PER_BUDGET = 20
+_EVALUATION_ROWS = 8192  # Validation rows per forward pass, to bound memory.
+
+
+@dataclasses.dataclass
+class RegimeResult:
+    """One batch size trained under the budget.
+
+    Attributes:
+        label: The batch size as asked for (`"full"`, `"1"`, `"32"`).
+        name: `"full batch"`, `"SGD"` or `"mini-batch"`.
+        batch_size: Rows per update.
+        updates_per_epoch: Updates in one pass over the training rows.
+        updates: Updates done within the budget.
+        epochs: Epochs done (fractional when the time budget stopped mid-epoch).
+        train_seconds: Training wall time (validation scoring excluded).
+        seconds_per_update: `train_seconds / updates`.
+        seconds_per_epoch: `seconds_per_update * updates_per_epoch`.
+        stopped_by: `"epochs"` or `"seconds"`: the budget that ended training.
+        initial_weights_sha256: Digest of the weights training started from.
+        curve: Validation scores during training, the first before any update.
+        test_loss: Test split loss, scored once at the end.
+        test_accuracy: Test split accuracy, scored once at the end.
+    """
+
+    label: str
+    name: str
+    batch_size: int
+    updates_per_epoch: int
+    updates: int
+    epochs: float
+    train_seconds: float
+    seconds_per_update: float
+    seconds_per_epoch: float
+    stopped_by: str
+    initial_weights_sha256: str
+    curve: list[CurvePoint]
+    test_loss: float
+    test_accuracy: float
+
+    def seconds_to_loss(self, target: float) -> float | None:
+        """Training seconds until the validation loss first reached `target`, or `None`."""
+        return next((point.seconds for point in self.curve if point.val_loss <= target), None)
+
+
+@dataclasses.dataclass
+class ComparisonResult:
+    """All regimes of one comparison, and the files written.
+
+    Attributes:
+        regimes: One result per batch size, in the order asked for.
+        num_fit_samples: Training rows each regime fits on.
+        num_validation_samples: Rows held out (stratified) for the curves.
+        budget_epochs: The epoch budget, or `None`.
+        budget_seconds: The wall-time budget, or `None`.
+        workdir: The folder holding the files.
+        files: Name -> path of each file written.
+    """
+
+    regimes: list[RegimeResult]
+    num_fit_samples: int
+    num_validation_samples: int
+    budget_epochs: int | None
+    budget_seconds: float | None
+    workdir: Path
+    files: dict[str, Path] = dataclasses.field(default_factory=dict)
+
+    @property
+    def target_loss(self) -> float:
+        """A loss every regime reached: the highest of the regimes' best validation losses."""
+        return max(min(point.val_loss for point in regime.curve) for regime in self.regimes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns JSON-native values, paths as strings."""
+        values = dataclasses.asdict(self)
+        values["workdir"] = str(self.workdir)
+        values["files"] = {name: str(path) for name, path in self.files.items()}
+        values["target_loss"] = self.target_loss
+        for regime, row in zip(self.regimes, values["regimes"]):
+            row["seconds_to_target_loss"] = regime.seconds_to_loss(self.target_loss)
+        return values
+
+
+def compare_batch_sizes(
+    train_config: TrainConfig,
+    batch_sizes: Sequence[compare_config.BatchSize],
+    workdir: str | os.PathLike,
+    *,
+    budget_epochs: int | None,
+    budget_seconds: float | None,
+    dataset: Dataset | None = None,
+    overwrite: bool = False,
+    print_fn: Callable[[str], Any] = print,
+) -> ComparisonResult:
+    """Trains `train_config`'s model once per batch size and writes the comparison.
+
+    Writes `comparison.csv` (one row per regime), `curves.csv` (every curve
+    point), `comparison.json` (everything) and the plots `loss_vs_epoch.png`,
+    `loss_vs_updates.png` and `loss_vs_seconds.png` into `workdir`, and prints
+    progress and the table through `print_fn`.
+
+    Args:
+        train_config: Data, model, optimizer, seed and `validation_split`; its
+            `epochs` and `batch_size` are replaced by the budget and `batch_sizes`.
+        batch_sizes: `"full"` (all training rows) and integers >= 1, e.g. the
+            output of `compare_config.parse_batch_sizes("full,1,32")`.
+        workdir: Output folder; created if missing. One that holds files is
+            refused unless `overwrite`.
+        budget_epochs: Epochs per regime, or `None`.
+        budget_seconds: Training seconds per regime, or `None`. With both,
+            each regime stops at whichever comes first (mid-epoch for seconds).
+        dataset: Already loaded data; by default loads `train_config.dataset`.
+        overwrite: Whether to replace `workdir`'s contents. Defaults to `False`.
+        print_fn: Receives progress lines and the table. Defaults to `print`.
+
+    Returns:
+        A `ComparisonResult`.
+
+    Raises:
+        ConfigError: for bad `batch_sizes` or budgets.
+        RunDirError: when `workdir` holds files and `overwrite` is false.
+        DataError: when the data source is missing or malformed.
+    """
+    from keras_minibatch import compare_report  # Imports matplotlib: only when needed.
+
+    batch_sizes = compare_config.parse_batch_sizes(batch_sizes)
+    compare_config.check_budget(budget_epochs, budget_seconds)
+    workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
+    if dataset is None:
+        dataset = load_dataset(
+            train_config.dataset,
+            test_fraction=train_config.test_fraction,
+            seed=train_config.seed,
+            max_train_samples=train_config.max_train_samples,
+        )
+    x_train, y_train, num_fit = split_for_validation(dataset, train_config)
+    x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
+    x_val, y_val = x_train[num_fit:], y_train[num_fit:]
+
+    keras.utils.set_random_seed(train_config.seed)
+    initial_weights = _build_model(train_config, dataset).get_weights()
+    regimes = []
+    for label in batch_sizes:
+        batch_size = compare_config.resolve_batch_size(label, num_fit)
+        name = compare_config.regime_name(batch_size, num_fit)
+        print_fn(f"{name} (batch {batch_size:,}): training for {_describe_budget(budget_epochs, budget_seconds)}")
+        regimes.append(_train_regime(
+            train_config, dataset, initial_weights, label=str(label), name=name, batch_size=batch_size,
+            fit=(x_fit, y_fit), validation=(x_val, y_val),
+            budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
+        ))
+    result = ComparisonResult(
+        regimes=regimes, num_fit_samples=num_fit, num_validation_samples=len(y_val),
+        budget_epochs=budget_epochs, budget_seconds=budget_seconds, workdir=workdir,
+    )
+    result.files = compare_report.write_comparison(result, workdir)
+    print_fn(compare_report.format_table(result))
+    print_fn(f"comparison folder: {workdir}")
+    return result
+
+
+def _describe_budget(budget_epochs: int | None, budget_seconds: float | None) -> str:
+    parts = [f"{budget_epochs} epoch{'s' if budget_epochs != 1 else ''}"] if budget_epochs else []
+    parts += [f"{budget_seconds:g} s"] if budget_seconds else []
+    return " or ".join(parts)
+
+
+def _build_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
+    return build_mlp(
+        dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
+        dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
+        jit_compile=config.jit_compile,
+    )
+
+
+def _train_regime(
+    config: TrainConfig, dataset: Dataset, initial_weights: list[np.ndarray], *, label: str, name: str,
+    batch_size: int, fit: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
+    budget_epochs: int | None, budget_seconds: float | None, print_fn: Callable[[str], Any],
+) -> RegimeResult:
+    x_fit, y_fit = fit
+    num_fit = len(y_fit)
+    keras.utils.set_random_seed(config.seed)
+    model = _build_model(config, dataset)
+    fit_batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution)
+    fit_batch_size = min(fit_batch_size, num_fit)
+
+    # Trace (and XLA-compile) every shape `fit` will see, a full batch and the short
+    # last one, then put back the starting weights and optimizer state: the clock
+    # measures updates, not compilation.
+    model.optimizer.build(model.trainable_variables)
+    optimizer_state = [variable.numpy() for variable in model.optimizer.variables]
+    num_warmup = min(num_fit, fit_batch_size + num_fit % fit_batch_size)
+    model.fit(x_fit[:num_warmup], y_fit[:num_warmup], batch_size=fit_batch_size, epochs=1, shuffle=False, verbose=0)
+    model.set_weights(initial_weights)
+    for variable, value in zip(model.optimizer.variables, optimizer_state):
+        variable.assign(value)
+
+    clock = RegimeClock(
+        evaluate=lambda: _score(model, *validation),
+        batch_size=batch_size, fit_batch_size=fit_batch_size, num_fit_samples=num_fit,
+        budget_seconds=budget_seconds,
+        evaluate_every_updates=_evaluation_interval(math.ceil(num_fit / batch_size)) if budget_epochs else None,
+        evaluate_every_seconds=budget_seconds / _POINTS_PER_BUDGET if budget_seconds else None,
+        progress=lambda point: print_fn(
+            f"  {name} (batch {batch_size:,}): epoch {point.epoch:.2f}  {point.updates:,} updates  "
+            f"{point.seconds:.1f}s  val_loss {point.val_loss:.4f}  val_accuracy {point.val_accuracy:.4f}"
+        ),
+    )
+    keras.utils.set_random_seed(config.seed)  # Every regime shuffles from the same seed.
+    model.fit(
+        x_fit, y_fit, batch_size=fit_batch_size, epochs=budget_epochs or UNBOUNDED_EPOCHS,
+        shuffle=True, callbacks=[clock], verbose=0,
+    )
+    test_loss, test_accuracy = _score(model, dataset.x_test, dataset.y_test)  # The one look at the test split.
+    updates_per_epoch = math.ceil(num_fit / batch_size)
+    seconds_per_update = clock.seconds / clock.updates
+    return RegimeResult(
+        label=label, name=name, batch_size=batch_size, updates_per_epoch=updates_per_epoch,
+        updates=clock.updates, epochs=clock.updates / updates_per_epoch, train_seconds=clock.seconds,
+        seconds_per_update=seconds_per_update, seconds_per_epoch=seconds_per_update * updates_per_epoch,
+        stopped_by=clock.stopped_by, initial_weights_sha256=clock.initial_weights_sha256,
+        curve=clock.points, test_loss=test_loss, test_accuracy=test_accuracy,
+    )
+
+
+def _evaluation_interval(updates_per_epoch: int) -> int | None:
+    """Updates between mid-epoch curve points; `None` when epoch ends are enough."""
+    if updates_per_epoch < 2 * _POINTS_PER_EPOCH:
+        return None
+    return math.ceil(updates_per_epoch / _POINTS_PER_EPOCH)
+
+
+def _score(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Returns `(loss, accuracy)` of `model` on `x, y`, as Keras' loss and metric compute them."""
+    loss_sum, num_correct = 0.0, 0
+    epsilon = keras.config.epsilon()  # Keras clips probabilities to [epsilon, 1 - epsilon].
+    for start in range(0, len(y), _EVALUATION_ROWS):
+        probabilities = np.asarray(model.predict_on_batch(x[start:start + _EVALUATION_ROWS]), dtype=np.float64)
+        labels = y[start:start + _EVALUATION_ROWS]
+        picked = np.clip(probabilities[np.arange(len(labels)), labels], epsilon, 1.0 - epsilon)
+        loss_sum += float(-np.log(picked).sum())
+        num_correct += int((probabilities.argmax(axis=1) == labels).sum())
+    return loss_sum / len(y), num_correct / len(y)

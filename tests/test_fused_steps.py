@@ -1,0 +1,78 @@
+"""`fuse_train_steps`: several updates per compiled call, the same updates as batch_size alone."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_minibatch.fused_steps import fuse_train_steps
+from keras_minibatch.model import build_mlp
+
+# 90 fit rows with validation_split=0.1 of 100: batches of 32 leave a short batch of 26.
+X = np.random.default_rng(0).random((100, 8, 8), dtype=np.float32)
+Y = np.arange(100) % 10
+
+
+def train(steps_per_execution, *, jit_compile=False):
+    keras.utils.set_random_seed(0)
+    model = build_mlp((8, 8), 10, hidden_units=(16,))
+    if jit_compile:
+        model.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"], jit_compile=True)
+    fit_batch_size = fuse_train_steps(model, batch_size=32, steps_per_execution=steps_per_execution)
+    history = model.fit(X, Y, batch_size=fit_batch_size, epochs=2, validation_split=0.1, verbose=0)
+    return model, history.history
+
+
+@pytest.fixture(scope="module")
+def unfused():
+    return train(1)
+
+
+@pytest.mark.parametrize("steps_per_execution", [2, 3, 8])
+def test_fused_updates_equal_plain_batches(unfused, steps_per_execution):
+    model, history = train(steps_per_execution)
+    assert int(model.optimizer.iterations) == int(unfused[0].optimizer.iterations) == 2 * 3
+    for fused_weights, plain_weights in zip(model.get_weights(), unfused[0].get_weights()):
+        np.testing.assert_array_equal(fused_weights, plain_weights)
+    assert history == unfused[1]
+
+
+def test_fused_xla_updates_match_within_rounding(unfused):
+    model, history = train(2, jit_compile=True)
+    for fused_weights, plain_weights in zip(model.get_weights(), unfused[0].get_weights()):
+        np.testing.assert_allclose(fused_weights, plain_weights, atol=1e-5)
+    assert history["loss"] == pytest.approx(unfused[1]["loss"], rel=1e-5)
+
+
+def test_returns_the_fit_batch_size():
+    model = build_mlp((8, 8), 10, hidden_units=(4,))
+    assert fuse_train_steps(model, batch_size=32, steps_per_execution=64) == 2048
+
+
+def test_one_step_per_execution_leaves_the_model_alone():
+    model = build_mlp((8, 8), 10, hidden_units=(4,))
+    assert fuse_train_steps(model, batch_size=32, steps_per_execution=1) == 32
+    assert "train_step" not in vars(model)
+
+
+@pytest.mark.parametrize("name, value", [("batch_size", 0), ("steps_per_execution", 0), ("batch_size", 2.0), ("steps_per_execution", True)])
+def test_bad_sizes_are_refused(name, value):
+    model = build_mlp((8, 8), 10, hidden_units=(4,))
+    arguments = {"batch_size": 32, "steps_per_execution": 4, name: value}
+    with pytest.raises(ValueError, match=f"`{name}` \\({value!r}\\) must be an integer >= 1"):
+        fuse_train_steps(model, **arguments)
+
+
+def test_a_trained_model_is_refused():
+    model = build_mlp((8, 8), 10, hidden_units=(4,))
+    model.fit(X, Y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="before the first `fit`"):
+        fuse_train_steps(model, batch_size=32, steps_per_execution=4)
+
+
+def test_a_fused_model_saves_as_a_plain_keras_model(tmp_path):
+    model, _ = train(2)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert type(loaded) is keras.Sequential
+    assert "train_step" not in vars(loaded)
+    np.testing.assert_array_equal(loaded.predict(X[:4], verbose=0), model.predict(X[:4], verbose=0))
