@@ -26,9 +26,9 @@ import numpy as np
 
 from keras_minibatch import compare_config, rundir
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.data import Dataset, load_dataset_for
 from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp
+from keras_minibatch.model import build_mlp_for
 from keras_minibatch.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
 from keras_minibatch.training import split_for_validation
 
@@ -164,12 +164,7 @@ def compare_batch_sizes(
     compare_config.check_budget(budget_epochs, budget_seconds)
     workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
     if dataset is None:
-        dataset = load_dataset(
-            train_config.dataset,
-            test_fraction=train_config.test_fraction,
-            seed=train_config.seed,
-            max_train_samples=train_config.max_train_samples,
-        )
+        dataset = load_dataset_for(train_config)
     x_train, y_train, num_fit = split_for_validation(dataset, train_config)
     x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
     x_val, y_val = x_train[num_fit:], y_train[num_fit:]
@@ -203,11 +198,7 @@ def _describe_budget(budget_epochs: int | None, budget_seconds: float | None) ->
 
 
 def _build_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
-    return build_mlp(
-        dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
-        dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
-        jit_compile=config.jit_compile,
-    )
+    return build_mlp_for(config, dataset.input_shape, dataset.num_classes)
 
 
 def _train_regime(

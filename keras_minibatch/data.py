@@ -22,8 +22,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from keras_minibatch.config import TrainConfig
 
 from keras_minibatch.data_sources import (
     SOURCE_NAMES,
@@ -215,6 +219,11 @@ def load_dataset(
     )
 
 
+def load_dataset_for(config: "TrainConfig") -> Dataset:
+    """Loads `config.dataset` with the config's test fraction, seed and row cap."""
+    return load_dataset(config.dataset, test_fraction=config.test_fraction, seed=config.seed, max_train_samples=config.max_train_samples)
+
+
 def stratified_validation_order(
     y: np.ndarray, *, validation_split: float, seed: int
 ) -> np.ndarray:
@@ -278,6 +287,8 @@ def _to_unit_interval(x: np.ndarray, where: str, scale: float | None) -> np.ndar
         )
     if len(x) == 0:
         raise DataError(f"{where} is empty (0 samples); expected at least one image")
+    if x.size == 0:
+        raise DataError(f"{where} has images of shape {x.shape[1:]}, which hold no pixels; expected height and width >= 1")
     if x.dtype.kind not in "iuf":
         raise DataError(f"{where} has pixel dtype {x.dtype}; expected integers or floats")
     if x.dtype.kind == "f":

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import keras
 
-from keras_minibatch.config import ACTIVATIONS, LECTURE_HIDDEN_UNITS, OPTIMIZERS, check_choice
+from keras_minibatch.config import ACTIVATIONS, LECTURE_HIDDEN_UNITS, OPTIMIZERS, TrainConfig, check_choice
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -89,6 +89,31 @@ def build_mlp(
         jit_compile=jit_compile,
     )
     return model
+
+
+def build_mlp_for(config: TrainConfig, input_shape: Sequence[int], num_classes: int, *, fused_steps: bool = True) -> keras.Model:
+    """Builds `build_mlp` with every model and optimizer setting of `config`.
+
+    Args:
+        config: The run's hyperparameters.
+        input_shape: Shape of one sample.
+        num_classes: Number of output classes.
+        fused_steps: Whether the caller fuses `config.steps_per_execution`
+            updates per call itself (`fused_steps.fuse_train_steps`); if not,
+            Keras' own `steps_per_execution` is compiled in (under a
+            `tf.distribute` strategy). Defaults to `True`.
+    """
+    return build_mlp(
+        input_shape,
+        num_classes,
+        hidden_units=config.hidden_units,
+        activation=config.activation,
+        dropout=config.dropout,
+        optimizer=config.optimizer,
+        learning_rate=config.learning_rate,
+        steps_per_execution=1 if fused_steps else config.steps_per_execution,
+        jit_compile=config.jit_compile,
+    )
 
 
 def count_parameters(model: keras.Model) -> tuple[int, int]:

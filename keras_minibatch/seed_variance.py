@@ -25,11 +25,11 @@ import keras
 
 from keras_minibatch import rundir
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.data import Dataset, load_dataset_for
 from callbacks import StopOnNonFiniteLoss
 from keras_minibatch.hypermodel import train_config_for
 from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp
+from keras_minibatch.model import build_mlp_for
 from keras_minibatch.search_config import OBJECTIVES
 from keras_minibatch.training import split_for_validation
 from keras_minibatch.tuning import SearchResult, data_fingerprint
@@ -93,11 +93,7 @@ def seed_variance(
     runs = []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
-        model = build_mlp(
-            dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
-            dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
-            jit_compile=config.jit_compile,
-        )
+        model = build_mlp_for(config, dataset.input_shape, dataset.num_classes)
         fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution)
         guard = StopOnNonFiniteLoss()
         history = model.fit(
@@ -206,7 +202,7 @@ def seed_variance_report(
     trials = _read_json(workdir / "trials.json", "the search has not finished (no trial table)")
     train_config = TrainConfig.from_dict(saved["train_config"])
     if dataset is None:
-        dataset = load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
+        dataset = load_dataset_for(train_config)
     expected = saved.get("fingerprint", {}).get("data", {}).get("sha256")
     if expected is not None and data_fingerprint(dataset)["sha256"] != expected:
         raise ValueError(f"`dataset` is not the data of the search in {str(workdir)!r} (its rows hash differently); pass the search's data or none.")

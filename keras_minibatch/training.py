@@ -17,9 +17,9 @@ import callbacks as minibatch_callbacks
 from keras_minibatch import plots, report, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset, stratified_validation_order
+from keras_minibatch.data import Dataset, load_dataset_for, stratified_validation_order
 from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp, count_parameters
+from keras_minibatch.model import build_mlp_for, count_parameters
 from keras_minibatch.locking import FolderLock
 from keras_minibatch.plugins import load_callback
 
@@ -204,27 +204,12 @@ def _train_in_folder(
     keras.utils.set_random_seed(config.seed)
     checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
     if dataset is None:
-        dataset = load_dataset(
-            config.dataset,
-            test_fraction=config.test_fraction,
-            seed=config.seed,
-            max_train_samples=config.max_train_samples,
-        )
+        dataset = load_dataset_for(config)
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
     # Fused updates split one replica's batch; under a strategy Keras' own steps_per_execution runs.
     fused = config.distribution == "none"
     with strategy.scope():
-        model = build_mlp(
-            dataset.input_shape,
-            dataset.num_classes,
-            hidden_units=config.hidden_units,
-            activation=config.activation,
-            dropout=config.dropout,
-            optimizer=config.optimizer,
-            learning_rate=config.learning_rate,
-            steps_per_execution=1 if fused else config.steps_per_execution,
-            jit_compile=config.jit_compile,
-        )
+        model = build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=fused)
         if checkpoint is not None:
             restore_weights(model, checkpoint)
     # `fit` gets `steps_per_execution` mini-batches per call, one update per `batch_size` rows.

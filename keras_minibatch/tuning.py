@@ -60,11 +60,11 @@ import numpy as np
 from callbacks import StopOnNonFiniteLoss
 from keras_minibatch import report, rundir, training
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.data import Dataset, load_dataset_for
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.locking import FolderLock
 from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp
+from keras_minibatch.model import build_mlp_for
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
 from keras_minibatch.search_dir import (
@@ -162,11 +162,7 @@ def _strategy(train_config: TrainConfig) -> Any:
 def _build(config: TrainConfig, dataset: Dataset, strategy: Any) -> keras.Model:
     keras.utils.set_random_seed(config.seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        return build_mlp(
-            dataset.input_shape, dataset.num_classes, hidden_units=config.hidden_units, activation=config.activation,
-            dropout=config.dropout, optimizer=config.optimizer, learning_rate=config.learning_rate,
-            steps_per_execution=1 if strategy is None else config.steps_per_execution, jit_compile=config.jit_compile,
-        )
+        return build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=strategy is None)
 
 
 def _score_test_split(model: keras.Model, dataset: Dataset, batch_size: int) -> dict[str, float]:
@@ -360,7 +356,7 @@ def search(
 
 
 def _load(train_config: TrainConfig) -> Dataset:
-    return load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
+    return load_dataset_for(train_config)
 
 
 def _search_is_over(oracle: Any, max_trials: int) -> bool:
