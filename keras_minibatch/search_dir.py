@@ -98,27 +98,43 @@ def check_search_dir(
     if resume and overwrite:
         raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the search in the folder, overwrite deletes it; pass one of them")
     path = Path(workdir)
-    if path.exists() and not path.is_dir():
-        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if not (path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir())) or overwrite:
-        return None  # Empty, or holding only the lock of a search killed before its first write.
-    if not resume:
-        raise rundir.RunDirError(
-            f"--workdir {str(path)!r} already holds a search; pass --resume to continue it, --overwrite to "
-            "replace it, or choose another folder."
-        )
-    record_path = path / SEARCH_CONFIG_FILE
-    if not record_path.is_file():
-        raise rundir.RunDirError(
-            f"--workdir {str(path)!r} holds files but no {SEARCH_CONFIG_FILE}, so it is not a search to resume; "
-            "pass --overwrite to replace it, or choose another folder."
-        )
+    record_path = _record_to_resume(path, SEARCH_CONFIG_FILE, "a search", resume=resume, overwrite=overwrite)
+    if record_path is None:
+        return None
     record = _read_state_json(record_path)
     for state_file in sorted((path / TUNER_PROJECT).glob("*.json")) + sorted((path / TUNER_PROJECT).glob("trial_*/trial.json")):
         _read_state_json(state_file)  # KerasTuner writes these in place: a crash mid-write truncates one.
     if train_config is not None and search_config is not None:
         check_same_search(record.get("fingerprint", {}), config_fingerprint(train_config, search_config), path)
     return record
+
+
+def _record_to_resume(path: Path, record_file: str, what: str, *, continue_what: str = "it", resume: bool, overwrite: bool) -> Path | None:
+    """Returns the saved record of the `what` in `path` to resume, or `None` when the folder is free.
+
+    Free: missing, empty, holding only the lock of a run killed before its first
+    write, or about to be overwritten.
+
+    Raises:
+        RunDirError: when `path` is a file, holds files without `resume`, or
+            holds files but no `record_file`.
+    """
+    if path.exists() and not path.is_dir():
+        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+    if overwrite or not (path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir())):
+        return None
+    if not resume:
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} already holds {what}; pass --resume to continue {continue_what}, "
+            "--overwrite to replace it, or choose another folder."
+        )
+    record_path = path / record_file
+    if not record_path.is_file():
+        raise rundir.RunDirError(
+            f"--workdir {str(path)!r} holds files but no {record_file}, so it is not {what} to resume; "
+            "pass --overwrite to replace it, or choose another folder."
+        )
+    return record_path
 
 
 def _read_state_json(path: Path) -> Any:
@@ -179,22 +195,10 @@ def check_comparison_dir(
     if resume and overwrite:
         raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the comparison in the folder, overwrite deletes it; pass one of them")
     path = Path(workdir)
-    if path.exists() and not path.is_dir():
-        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if not (path.is_dir() and any(path.iterdir())) or overwrite:
+    record_path = _record_to_resume(path, COMPARISON_CONFIG_FILE, "a strategy comparison", continue_what="the strategy comparison in it", resume=resume, overwrite=overwrite)
+    if record_path is None:
         return
-    if not resume:
-        raise rundir.RunDirError(
-            f"--workdir {str(path)!r} already holds files; pass --resume to continue the strategy comparison in it, "
-            "--overwrite to replace it, or choose another folder."
-        )
-    record_path = path / COMPARISON_CONFIG_FILE
-    if not record_path.is_file():
-        raise rundir.RunDirError(
-            f"--workdir {str(path)!r} holds files but no {COMPARISON_CONFIG_FILE}, so it is not a strategy comparison to "
-            "resume; pass --overwrite to replace it, or choose another folder."
-        )
-    saved = json.loads(record_path.read_text(encoding="utf-8"))
+    saved = _read_state_json(record_path)
     if fingerprint is None:
         return
     current = json.loads(json.dumps(dict(fingerprint)))
