@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keras_minibatch.data import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -36,6 +39,19 @@ def read_run_config(model_path: str | os.PathLike) -> dict[str, Any] | None:
         return json.loads(config_path.read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def pixels_for(model: Any, x: "np.ndarray") -> "np.ndarray":
+    """Returns uint8 images `x` in the form `model` was trained on.
+
+    Models saved since pixels stay uint8 take them as they are (their first
+    layer rescales); models saved before that take float32 in [0, 1].
+    """
+    import numpy as np
+
+    if str(model.inputs[0].dtype) == "uint8":
+        return x
+    return x.astype(np.float32) / np.float32(255)
 
 
 def evaluate_saved_model(
@@ -82,5 +98,5 @@ def evaluate_saved_model(
             f"--dataset {dataset!r} has images of shape {tuple(data.input_shape)}, "
             f"but the model expects {expected_shape}; use the data it was trained on."
         )
-    scores = loaded.evaluate(data.x_test, data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    scores = loaded.evaluate(pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
     return {f"test_{name}": float(value) for name, value in scores.items()}

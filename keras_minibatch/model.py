@@ -45,10 +45,14 @@ def build_mlp(
 ) -> keras.Model:
     """Builds the lecture's MLP and compiles it for integer class labels.
 
-    `Flatten -> Dense(u, activation) [-> Dropout] ... -> Dense(num_classes, softmax)`,
-    compiled with sparse categorical cross-entropy and accuracy. Weights are drawn
-    from Keras' global seed, so call `keras.utils.set_random_seed` first for a
-    reproducible model.
+    `Input(uint8) -> Rescaling(1/255) -> Flatten -> Dense(u, activation)
+    [-> Dropout] ... -> Dense(num_classes, softmax)`, compiled with sparse
+    categorical cross-entropy and accuracy. The model takes 8-bit pixels
+    (0..255, as `data.load_dataset` returns them) and scales them to [0, 1]
+    itself: the data stays four times smaller until each batch reaches the
+    model, and the saved model takes raw pixels like any image it will be
+    shown. Weights are drawn from Keras' global seed, so call
+    `keras.utils.set_random_seed` first for a reproducible model.
 
     Args:
         input_shape: Shape of one sample, e.g. `(28, 28)`.
@@ -74,7 +78,11 @@ def build_mlp(
         raise ValueError(f"`num_classes` ({num_classes}) must be at least 2.")
     if not hidden_units:
         raise ValueError("`hidden_units` (()) must list at least one layer size.")
-    layers: list[keras.layers.Layer] = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
+    layers: list[keras.layers.Layer] = [
+        keras.Input(shape=tuple(input_shape), dtype="uint8", name="pixels"),
+        keras.layers.Rescaling(1.0 / 255, name="scale_to_unit"),
+        keras.layers.Flatten(),
+    ]
     for index, units in enumerate(hidden_units):
         layers.append(keras.layers.Dense(units, activation=activation, name=f"hidden_{index + 1}"))
         if dropout > 0:

@@ -84,14 +84,15 @@ def test_module_imports_neither_tensorflow_nor_keras():
     assert result.stdout.strip() == "[]"
 
 
-def test_digits_are_scaled_by_16_and_carved():
+def test_digits_are_mapped_onto_0_255_and_carved():
     dataset = data.load_dataset("digits")
     assert dataset.source == "digits (scikit-learn, 1797 images 8x8)"
     assert (len(dataset.y_train), len(dataset.y_test)) == (1437, 360)
     assert dataset.input_shape == (8, 8)
-    assert dataset.x_train.dtype == np.float32 and dataset.y_train.dtype == np.int64
-    assert dataset.x_train.min() == 0.0 and dataset.x_train.max() == 1.0
-    assert np.all(np.isin(dataset.x_train * 16, np.arange(17)))
+    assert dataset.x_train.dtype == np.uint8 and dataset.y_train.dtype == np.int64
+    assert dataset.x_train.min() == 0 and dataset.x_train.max() == 255
+    # The 17 levels 0..16 land on 17 distinct pixel values, 0 and 16 on 0 and 255.
+    assert np.all(np.isin(dataset.x_train, np.rint(np.arange(17) * 255 / 16)))
     assert dataset.num_classes == 10 and dataset.test_split_carved
 
 
@@ -114,7 +115,7 @@ def test_mnist_t10k_folder_is_carved_8000_2000_with_known_facts():
         980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009
     ]
     pixels = np.concatenate([dataset.x_train, dataset.x_test])
-    assert pixels.mean() * 255 == pytest.approx(33.79, abs=0.005)
+    assert pixels.dtype == np.uint8 and pixels.mean() == pytest.approx(33.79, abs=0.005)
 
 
 @needs_mnist_t10k
@@ -135,7 +136,7 @@ def test_idx_folder_with_train_and_test_pairs_is_used_as_given(tmp_path, gz):
     write_pair(tmp_path, "t10k", x[8:], y[8:], gz=gz)
     dataset = data.load_dataset(str(tmp_path))
     assert not dataset.test_split_carved
-    np.testing.assert_array_equal(dataset.x_train, x[:8] / np.float32(255))
+    np.testing.assert_array_equal(dataset.x_train, x[:8])
     np.testing.assert_array_equal(dataset.y_test, y[8:])
 
 
@@ -152,7 +153,7 @@ def test_npz_in_keras_layout_is_used_as_given(tmp_path):
     path = write_npz(tmp_path, x_train=x[:8], y_train=y[:8], x_test=x[8:], y_test=y[8:])
     dataset = data.load_dataset(path)
     assert not dataset.test_split_carved and dataset.source == path
-    np.testing.assert_array_equal(dataset.x_test, x[8:] / np.float32(255))
+    np.testing.assert_array_equal(dataset.x_test, x[8:])
     assert dataset.num_classes == 3
 
 
@@ -168,19 +169,27 @@ def test_npz_without_test_split_is_carved(tmp_path, x_key, y_key):
 @pytest.mark.parametrize(
     "pixels, expected",
     [
-        (np.array([0, 51, 255], dtype=np.uint8), [0.0, 0.2, 1.0]),
-        (np.array([0, 51, 255], dtype=np.int64), [0.0, 0.2, 1.0]),
-        (np.array([0.0, 0.2, 1.0], dtype=np.float64), [0.0, 0.2, 1.0]),
-        (np.array([0.0, 51.0, 255.0], dtype=np.float32), [0.0, 0.2, 1.0]),
+        (np.array([0, 51, 255], dtype=np.uint8), [0, 51, 255]),
+        (np.array([0, 51, 255], dtype=np.int64), [0, 51, 255]),
+        (np.array([0.0, 0.2, 1.0], dtype=np.float64), [0, 51, 255]),
+        (np.array([0.0, 0.2004, 0.9985], dtype=np.float32), [0, 51, 255]),
+        (np.array([0.0, 51.0, 255.0], dtype=np.float32), [0, 51, 255]),
+        (np.array([0.4, 50.6, 254.5], dtype=np.float64), [0, 51, 254]),
     ],
-    ids=["uint8", "int64", "float-unit", "float-255"],
+    ids=["uint8", "int64", "float-unit", "float-unit-rounded", "float-255", "float-255-rounded"],
 )
-def test_pixels_are_scaled_to_unit_float32(tmp_path, pixels, expected):
+def test_pixels_become_uint8_levels(tmp_path, pixels, expected):
     x = np.broadcast_to(pixels, (2, 2, 3))
     path = write_npz(tmp_path, x_train=x, y_train=[0, 1], x_test=x, y_test=[1, 0])
     dataset = data.load_dataset(path)
-    assert dataset.x_train.dtype == np.float32
-    np.testing.assert_allclose(dataset.x_train[0, 0], expected, rtol=1e-6)
+    assert dataset.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(dataset.x_train[0, 0], expected)
+
+
+def test_uint8_pixels_are_checked_without_a_copy():
+    x, _ = tiny(12)
+    # MNIST's 47 MB of uint8 pixels are not duplicated on their way to the Dataset.
+    assert data._to_pixels(x, "x_train", None) is x
 
 
 def test_trailing_channel_axes_of_size_1_are_squeezed(tmp_path):
@@ -443,7 +452,7 @@ def test_validation_order_rejects_splits_that_miss_a_class(y, validation_split, 
 
 
 def test_dataset_reports_shape_and_counts_including_empty_classes():
-    x = np.zeros((3, 2, 5), np.float32)
+    x = np.zeros((3, 2, 5), np.uint8)
     dataset = data.Dataset(
         x_train=x, y_train=np.array([0, 0, 2]), x_test=x[:1], y_test=np.array([2]),
         source="test", num_classes=4, test_split_carved=False,

@@ -8,7 +8,7 @@ from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
 
 # 90 fit rows with validation_split=0.1 of 100: batches of 32 leave a short batch of 26.
-X = np.random.default_rng(0).random((100, 8, 8), dtype=np.float32)
+X = np.random.default_rng(0).integers(0, 256, (100, 8, 8), dtype=np.uint8)  # Pixels, as loaded.
 Y = np.arange(100) % 10
 
 
@@ -41,6 +41,15 @@ def test_fused_xla_updates_match_within_rounding(unfused):
     for fused_weights, plain_weights in zip(model.get_weights(), unfused[0].get_weights()):
         np.testing.assert_allclose(fused_weights, plain_weights, atol=1e-5)
     assert history["loss"] == pytest.approx(unfused[1]["loss"], rel=1e-5)
+
+
+def test_xla_compiles_the_fused_updates_and_not_evaluation():
+    model = build_mlp((8, 8), 10, hidden_units=(4,), jit_compile=True)
+    fuse_train_steps(model, batch_size=32, steps_per_execution=4)
+    # One XLA program for the updates; validation, evaluate and predict (one pass over
+    # a few batches, a new shape each) are not worth another compile and its memory.
+    assert model.train_step.function_spec.jit_compile is True
+    assert model.jit_compile is False
 
 
 def test_returns_the_fit_batch_size():

@@ -59,7 +59,7 @@ def test_saved_model_loads_without_our_packages(tiny_run, digits):
         "sys.modules['callbacks'] = None\n"
         "import keras, numpy as np\n"
         "model = keras.models.load_model(sys.argv[1])\n"
-        "print(model.predict(np.zeros((1, 8, 8), 'float32'), verbose=0).shape)\n"
+        "print(model.predict(np.zeros((1, 8, 8), 'uint8'), verbose=0).shape)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe, str(tiny_run.workdir / "model.keras")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

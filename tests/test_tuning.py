@@ -123,7 +123,7 @@ def test_files_agree_with_the_result(random_run):
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert {key: metrics[key] for key in ("test_accuracy", "test_loss")} == result.test_metrics
     assert (metrics["num_trials"], metrics["num_failed"]) == (3, 0)
-    probe = np.linspace(0.0, 1.0, 2 * 64, dtype="float32").reshape(2, 8, 8)
+    probe = np.linspace(0, 255, 2 * 64).astype("uint8").reshape(2, 8, 8)
     reloaded = keras.models.load_model(workdir / "model.keras")
     np.testing.assert_allclose(reloaded.predict(probe, verbose=0), result.model.predict(probe, verbose=0), rtol=1e-6)
 
