@@ -86,7 +86,7 @@ _EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFA
 _EARLY_STOPPING_MIN_DELTA = flags.DEFINE_float("early_stopping_min_delta", _DEFAULTS.early_stopping_min_delta, "Smallest change counted as an improvement.")
 _EARLY_STOPPING_MODE = flags.DEFINE_string("early_stopping_mode", _DEFAULTS.early_stopping_mode, "auto, min or max.")
 _RESTORE_BEST_WEIGHTS = flags.DEFINE_boolean("restore_best_weights", _DEFAULTS.restore_best_weights, "Early stopping restores the best epoch's weights.")
-_DISTRIBUTION = flags.DEFINE_string("distribution", _DEFAULTS.distribution, "none or mirrored (tf.distribute.MirroredStrategy over local devices); --batch_size is the global batch.")
+_DISTRIBUTION = flags.DEFINE_string("distribution", _DEFAULTS.distribution, "none, mirrored (tf.distribute.MirroredStrategy over local devices) or multi_worker (MultiWorkerMirroredStrategy over the workers in TF_CONFIG; train only); --batch_size is the global batch.")
 _CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatable: 'package.module:ClassName(key=value, ...)'.")
 # Output.
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/. tensorboard: the folder to serve, default runs/.")
@@ -137,6 +137,7 @@ def build_config() -> config_lib.TrainConfig:
         hidden_units = tuple(int(units) for units in _HIDDEN_UNITS.value)
     except ValueError:
         raise UsageError(f"--hidden_units={_format_flag_value(_HIDDEN_UNITS.value)} must be a comma-separated list of integers >= 1") from None
+    multi_worker = _DISTRIBUTION.value == "multi_worker"
     try:
         return config_lib.TrainConfig(
             dataset=_DATASET.value,
@@ -151,8 +152,10 @@ def build_config() -> config_lib.TrainConfig:
             batch_size=_BATCH_SIZE.value,
             validation_split=_VALIDATION_SPLIT.value,
             seed=_SEED.value,
-            steps_per_execution=_STEPS_PER_EXECUTION.value,
-            jit_compile=_JIT_COMPILE.value,
+            # Under multi_worker the speed defaults do not apply (TrainConfig says why); flags
+            # the user did not give follow the distribution, flags they gave are checked.
+            steps_per_execution=1 if multi_worker and not flags.FLAGS["steps_per_execution"].present else _STEPS_PER_EXECUTION.value,
+            jit_compile=False if multi_worker and not flags.FLAGS["jit_compile"].present else _JIT_COMPILE.value,
             early_stopping=_EARLY_STOPPING.value,
             early_stopping_monitor=_EARLY_STOPPING_MONITOR.value,
             early_stopping_patience=_EARLY_STOPPING_PATIENCE.value,
@@ -186,8 +189,25 @@ def _check_resume_flags() -> None:
         raise UsageError("--resume needs --workdir: the folder to continue")
 
 
+def _check_distribution_for(command: str, config: config_lib.TrainConfig) -> None:
+    if config.distribution != "multi_worker":
+        return
+    if command != "train":
+        raise UsageError(
+            f"--distribution=multi_worker is for train; {command} runs its trainings in one process "
+            + ("(spread a search over machines with KerasTuner's chief/worker mode: KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)" if command == "tune" else "(use none or mirrored)")
+        )
+    from keras_minibatch.multi_worker import ClusterConfigError, check_tf_config  # Standard library only.
+
+    try:
+        check_tf_config()
+    except ClusterConfigError as error:
+        raise UsageError(str(error)) from None
+
+
 def _command_train(config: config_lib.TrainConfig) -> int:
     _check_resume_flags()
+    _check_distribution_for("train", config)
     workdir = _WORKDIR.value or str(rundir.default_run_dir(config.dataset))
     if _RESUME.value:
         rundir.check_resumable_run(config, workdir)
@@ -247,6 +267,7 @@ def build_search_config() -> search_config_lib.SearchConfig:
 
 
 def _command_tune(config: config_lib.TrainConfig) -> int:
+    _check_distribution_for("tune", config)
     search_config = build_search_config()
     _check_resume_flags()
     if _SEED_VARIANCE.value < 0 or _SEED_VARIANCE.value == 1:
@@ -291,6 +312,8 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
 
 def _command_compare(config: config_lib.TrainConfig) -> int:
     from keras_minibatch import compare_config  # Standard library only.
+
+    _check_distribution_for("compare", config)
 
     budget_epochs = _BUDGET_EPOCHS.value
     if budget_epochs is None and _BUDGET_SECONDS.value is None:

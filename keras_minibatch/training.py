@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 import callbacks as minibatch_callbacks
-from keras_minibatch import plots, report, rundir
+from keras_minibatch import multi_worker, plots, report, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for, stratified_validation_order
@@ -80,6 +80,9 @@ def make_strategy(distribution: str) -> Any:
 
     if distribution == "mirrored":
         return tf.distribute.MirroredStrategy()
+    if distribution == "multi_worker":
+        multi_worker.check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
 
@@ -173,6 +176,8 @@ def train_and_evaluate(
         FolderLockedError: when another live process is using `workdir`.
         DataError: when the data source is missing or malformed.
         DivergenceError: when the loss or the weights become NaN or infinite.
+        ClusterConfigError: for `distribution="multi_worker"` without a
+            usable `TF_CONFIG`.
         CorruptCheckpointError: when the checkpoint to resume from is damaged.
     """
     if resume and overwrite:
@@ -206,10 +211,15 @@ def _train_in_folder(
     if dataset is None:
         dataset = load_dataset_for(config)
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
+    # Rebinding drops this function's hold on the unordered rows: data loaded here is
+    # then in memory once, not twice, while `fit` runs (a caller's own arrays stay theirs).
+    dataset = dataclasses.replace(dataset, x_train=x_train, y_train=y_train)
     # Fused updates split one replica's batch; under a strategy Keras' own steps_per_execution runs.
     fused = config.distribution == "none"
     with strategy.scope():
         model = build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=fused)
+        if config.distribution == "multi_worker" and strategy.num_replicas_in_sync > 1:
+            multi_worker.prepare_model(model)
         if checkpoint is not None:
             restore_weights(model, checkpoint)
     # `fit` gets `steps_per_execution` mini-batches per call, one update per `batch_size` rows.

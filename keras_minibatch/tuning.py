@@ -59,7 +59,7 @@ import numpy as np
 
 from callbacks import StopOnNonFiniteLoss
 from keras_minibatch import report, rundir, training
-from keras_minibatch.config import TrainConfig
+from keras_minibatch.config import ConfigError, TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.locking import FolderLock
@@ -156,6 +156,11 @@ def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
 
 
 def _strategy(train_config: TrainConfig) -> Any:
+    if train_config.distribution == "multi_worker":
+        raise ConfigError(
+            "distribution", "multi_worker",
+            "is for train_and_evaluate; a search spreads its trials over machines with KerasTuner's chief/worker mode",
+        )
     return None if train_config.distribution == "none" else training.make_strategy(train_config.distribution)
 
 

@@ -44,7 +44,10 @@ import pytest
         (["compare", "--budget_seconds=-1"], "--budget_seconds=-1.0 must be a finite number of seconds > 0"),
         (["train", "--resume"], "--resume needs --workdir"),
         (["train", "--resume", "--overwrite", "--workdir=x"], "--resume and --overwrite exclude each other"),
-        (["train", "--distribution=multi_worker"], "--distribution=multi_worker is not available"),
+        (["train", "--distribution=multi_worker", "--jit_compile"], "must be false with distribution=multi_worker: XLA has no cross-worker collectives"),
+        (["train", "--distribution=multi_worker", "--steps_per_execution=8"], "--steps_per_execution=8 must be 1 with distribution=multi_worker"),
+        (["tune", "--distribution=multi_worker"], "--distribution=multi_worker is for train; tune runs its trainings in one process"),
+        (["compare", "--distribution=multi_worker"], "--distribution=multi_worker is for train; compare runs"),
         (["evaluate", "--model=no/such/model.keras"], "no model file found"),
     ],
 )

@@ -1,8 +1,17 @@
-"""Training under tf.distribute strategies."""
+"""Training under tf.distribute strategies: mirrored in-process, multi-worker across processes."""
 
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
 import pytest
 
 from keras_minibatch import ConfigError, TrainConfig, train_and_evaluate
+from keras_minibatch.multi_worker import ClusterConfigError, check_tf_config
 
 
 def test_mirrored_strategy_trains_on_local_devices(tmp_path):
@@ -12,6 +21,78 @@ def test_mirrored_strategy_trains_on_local_devices(tmp_path):
     assert (tmp_path / "model.keras").is_file()
 
 
-def test_multi_worker_is_refused_with_the_upstream_reason():
-    with pytest.raises(ConfigError, match="tensorflow/tensorflow#72388"):
+def test_multi_worker_refuses_the_single_process_speed_settings():
+    with pytest.raises(ConfigError, match=r"`steps_per_execution` \(64\) must be 1 with distribution=multi_worker"):
         TrainConfig(distribution="multi_worker")
+    with pytest.raises(ConfigError, match=r"`jit_compile` \(True\) must be false with distribution=multi_worker"):
+        TrainConfig(distribution="multi_worker", steps_per_execution=1)
+    assert TrainConfig(distribution="multi_worker", steps_per_execution=1, jit_compile=False).distribution == "multi_worker"
+
+
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (None, r"TF_CONFIG=\(unset\) must be set for --distribution=multi_worker"),
+        ("{not json", r"TF_CONFIG=\{not json must be JSON like"),
+        ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "must list the workers"),
+        ('{"cluster": {"worker": ["a:1"], "ps": ["b:2"]}, "task": {"type": "worker", "index": 0}}', "must name only workers"),
+        ('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}', "an index from 0 to 1"),
+    ],
+)
+def test_tf_config_is_checked_with_one_line(value, match):
+    environ = {} if value is None else {"TF_CONFIG": value}
+    with pytest.raises(ClusterConfigError, match=match) as caught:
+        check_tf_config(environ)
+    assert "\n" not in str(caught.value)
+
+
+def test_tf_config_gives_the_cluster_size_and_this_worker():
+    environ = {"TF_CONFIG": '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}'}
+    assert check_tf_config(environ) == (2, 1)
+
+
+def test_multi_worker_without_tf_config_is_a_usage_error(run_cli, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    code, out, err = run_cli("train", "--distribution=multi_worker")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "TF_CONFIG=(unset) must be set" in err
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_workers_train_one_model_together(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        environ = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        workers.append(subprocess.Popen(
+            [sys.executable, "-m", "keras_minibatch", "train", "--distribution=multi_worker", "--dataset=digits",
+             "--max_train_samples=600", "--epochs=2", "--hidden_units=32,16", f"--workdir={tmp_path / f'worker{index}'}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ,
+        ))
+    try:
+        outputs = [worker.communicate(timeout=240) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.kill()
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-3000:]
+    histories = [json.loads((tmp_path / f"worker{index}" / "history.json").read_text()) for index in range(2)]
+    assert histories[0] == histories[1] and len(histories[0]["loss"]) == 2
+    metrics = [json.loads((tmp_path / f"worker{index}" / "metrics.json").read_text()) for index in range(2)]
+    assert metrics[0]["test_accuracy"] == metrics[1]["test_accuracy"] > 0.3
+    models = [keras.models.load_model(tmp_path / f"worker{index}" / "model.keras") for index in range(2)]
+    for first, second in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_array_equal(first, second)
+    # --batch_size is the global batch: 600 training rows, 540 fitted, 17 updates of 32
+    # (16 rows per worker) per epoch, not 34 of 16.
+    assert int(models[0].optimizer.iterations) == int(models[1].optimizer.iterations) == 2 * 17

@@ -1,0 +1,92 @@
+"""Training one model on several machines with `tf.distribute.MultiWorkerMirroredStrategy`.
+
+Every worker runs the same `train` command; `TF_CONFIG` tells each one the
+cluster and its own place in it (TensorFlow's convention):
+
+    TF_CONFIG='{"cluster": {"worker": ["10.0.0.5:12345", "10.0.0.6:12345"]},
+                "task": {"type": "worker", "index": 0}}'
+
+Each worker loads the same data and seed; Keras shards every global batch of
+`batch_size` rows across the workers (`AutoShardPolicy.DATA`), the gradients are
+all-reduced, so all workers hold the same weights after every update.
+
+Keras 3.15 cannot `fit` under this strategy as shipped (tensorflow/tensorflow#72388):
+`_maybe_symbolic_build` reduces a batch of `PerReplica` values, which the strategy
+refuses, and the per-step results are reduced with `axis=0`, which fails on the
+scalar metrics. `prepare_model` works around both on one model instance: nothing
+of it is saved, and the saved model loads as a plain Keras model.
+
+This module imports TensorFlow only inside `prepare_model`: the CLI checks
+`TF_CONFIG` with `check_tf_config` before TensorFlow loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+
+class ClusterConfigError(ValueError):
+    """`TF_CONFIG` is missing or does not describe a cluster of workers."""
+
+    def __init__(self, value: str | None, allowed: str):
+        super().__init__(f"environment variable TF_CONFIG={value if value else '(unset)'} {allowed}")
+
+
+def check_tf_config(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
+    """Checks `TF_CONFIG` for multi-worker training.
+
+    Returns:
+        `(num_workers, task_index)`.
+
+    Raises:
+        ClusterConfigError: naming `TF_CONFIG`, the value and what is allowed.
+    """
+    raw = environ.get("TF_CONFIG")
+    expected = 'JSON like {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+    if not raw:
+        raise ClusterConfigError(raw, f"must be set for --distribution=multi_worker: {expected}")
+    try:
+        parsed = json.loads(raw)
+        workers = parsed["cluster"]["worker"]
+        task_type, index = parsed["task"]["type"], parsed["task"]["index"]
+    except (ValueError, KeyError, TypeError):
+        raise ClusterConfigError(raw, f"must be {expected}") from None
+    if not isinstance(workers, list) or not workers or not all(isinstance(address, str) and ":" in address for address in workers):
+        raise ClusterConfigError(raw, 'must list the workers as "host:port" strings in cluster.worker')
+    if set(parsed["cluster"]) - {"worker"}:
+        raise ClusterConfigError(raw, "must name only workers in cluster (worker 0 acts as chief)")
+    if task_type != "worker" or not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(workers):
+        raise ClusterConfigError(raw, f"must have task type 'worker' and an index from 0 to {len(workers) - 1}")
+    return len(workers), index
+
+
+def prepare_model(model: Any) -> None:
+    """Lets Keras 3 `fit`, `evaluate` and `predict` `model` under the strategy.
+
+    Call after building and compiling the model in the strategy's scope, on
+    every worker, only when there are two or more workers (with one, Keras
+    takes its single-worker path and needs nothing).
+    """
+    import keras
+    import tensorflow as tf
+
+    # 1. Keras builds the model, its metrics and optimizer while tracing the first step
+    #    anyway; its extra symbolic build from a distributed batch is what fails.
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+    # 2. Under this strategy Keras reduces every step result with
+    #    strategy.reduce("MEAN", value, axis=0): give it values of shape [1], which it
+    #    averages back into scalars (the metrics' own state is already summed across
+    #    workers, so the epoch metrics are those of the whole global batch).
+    def with_rank_one_results(step):
+        def step_with_rank_one_results(data):
+            return keras.tree.map_structure(lambda value: tf.reshape(value, [1]), step(data))
+
+        return step_with_rank_one_results
+
+    model.train_step = with_rank_one_results(model.train_step)
+    model.test_step = with_rank_one_results(model.test_step)
