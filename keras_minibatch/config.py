@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 # Names accepted by `keras.optimizers.get` (lower case) that make sense for an MLP.
@@ -67,6 +68,18 @@ def check_open_fraction(field: str, value: Any) -> None:
     """Raises `ConfigError` unless `0 < value < 1` (NaN is refused too)."""
     if not _is_number(value) or not 0.0 < value < 1.0:
         raise ConfigError(field, value, "must be a number strictly between 0 and 1")
+
+
+def check_known_fields(config_class: type, values: Mapping[str, Any], kind: str) -> None:
+    """Refuses a key of `values` that is not a field of the dataclass `config_class`.
+
+    Raises:
+        ConfigError: naming the first unknown key, its value and the known fields.
+    """
+    known = {field.name for field in dataclasses.fields(config_class)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(unknown[0], values[unknown[0]], f"is not a {kind} field; known fields: {', '.join(sorted(known))}")
 
 
 def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -210,10 +223,7 @@ class TrainConfig:
         Raises:
             ConfigError: for an unknown key or an invalid value.
         """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(unknown[0], values[unknown[0]], f"is not a config field; known fields: {', '.join(sorted(known))}")
+        check_known_fields(cls, values, "config")
         return cls(**values)
 
     def replace(self, **changes: Any) -> "TrainConfig":

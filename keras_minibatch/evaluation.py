@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from keras_minibatch.data import DataError
+import numpy as np
 
-if TYPE_CHECKING:
-    import numpy as np
+from keras_minibatch.data import DataError  # Imports NumPy too: no start-up cost added.
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "config.json"
@@ -41,14 +40,12 @@ def read_run_config(model_path: str | os.PathLike) -> dict[str, Any] | None:
         return None
 
 
-def pixels_for(model: Any, x: "np.ndarray") -> "np.ndarray":
+def pixels_for(model: Any, x: np.ndarray) -> np.ndarray:
     """Returns uint8 images `x` in the form `model` was trained on.
 
     Models saved since pixels stay uint8 take them as they are (their first
     layer rescales); models saved before that take float32 in [0, 1].
     """
-    import numpy as np
-
     if str(model.inputs[0].dtype) == "uint8":
         return x
     return x.astype(np.float32) / np.float32(255)

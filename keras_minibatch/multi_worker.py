@@ -28,7 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 
-
 class ClusterConfigError(ValueError):
     """`TF_CONFIG` is missing or does not describe a cluster of workers."""
 
@@ -64,15 +63,18 @@ def check_tf_config(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
     return len(workers), index
 
 
-def prepare_model(model: Any) -> None:
-    """Lets Keras 3 `fit`, `evaluate` and `predict` `model` under the strategy.
+def prepare_model(model: Any, strategy: Any) -> None:
+    """Lets Keras 3 `fit`, `evaluate` and `predict` `model` under `strategy`.
 
     Call after building and compiling the model in the strategy's scope, on
-    every worker, only when there are two or more workers (with one, Keras
-    takes its single-worker path and needs nothing).
+    every worker. With a single worker (however many devices it has) Keras
+    takes its single-worker path, which needs nothing: the model is left alone.
     """
     import keras
     import tensorflow as tf
+
+    if strategy.cluster_resolver.cluster_spec().num_tasks("worker") < 2:
+        return
 
     # 1. Keras builds the model, its metrics and optimizer while tracing the first step
     #    anyway; its extra symbolic build from a distributed batch is what fails.

@@ -33,6 +33,7 @@ from keras_minibatch.config import (
     OPTIMIZERS,
     ConfigError,
     check_choice,
+    check_known_fields,
     check_positive_int,
 )
 
@@ -258,10 +259,7 @@ class SearchConfig:
         Raises:
             ConfigError: for an unknown key or an invalid value.
         """
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(unknown[0], values[unknown[0]], f"is not a search config field; known fields: {', '.join(sorted(known))}")
+        check_known_fields(cls, values, "search config")
         return cls(**values)
 
     def replace(self, **changes: Any) -> SearchConfig:

@@ -218,8 +218,8 @@ def _train_in_folder(
     fused = config.distribution == "none"
     with strategy.scope():
         model = build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=fused)
-        if config.distribution == "multi_worker" and strategy.num_replicas_in_sync > 1:
-            multi_worker.prepare_model(model)
+        if config.distribution == "multi_worker":
+            multi_worker.prepare_model(model, strategy)
         if checkpoint is not None:
             restore_weights(model, checkpoint)
     # `fit` gets `steps_per_execution` mini-batches per call, one update per `batch_size` rows.

@@ -68,11 +68,11 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_train_one_model_together(tmp_path):
-    ports = _free_ports(2)
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+def _start_workers(tmp_path, num_workers):
+    """Starts `num_workers` `train --distribution=multi_worker` processes on 127.0.0.1."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(num_workers)]}
     workers = []
-    for index in range(2):
+    for index in range(num_workers):
         environ = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         workers.append(subprocess.Popen(
             [sys.executable, "-m", "keras_minibatch", "train", "--distribution=multi_worker", "--dataset=digits",
@@ -84,8 +84,19 @@ def test_two_workers_train_one_model_together(tmp_path):
     finally:
         for worker in workers:
             worker.kill()
-    for worker, (out, err) in zip(workers, outputs):
+    for worker, (_, err) in zip(workers, outputs):
         assert worker.returncode == 0, err[-3000:]
+
+
+def test_a_single_worker_cluster_trains_as_one_process(tmp_path):
+    # One worker takes Keras' single-worker path: no workaround, plain scalar metrics.
+    _start_workers(tmp_path, 1)
+    history = json.loads((tmp_path / "worker0" / "history.json").read_text())
+    assert len(history["loss"]) == 2 and all(isinstance(value, float) for value in history["loss"])
+
+
+def test_two_workers_train_one_model_together(tmp_path):
+    _start_workers(tmp_path, 2)
     histories = [json.loads((tmp_path / f"worker{index}" / "history.json").read_text()) for index in range(2)]
     assert histories[0] == histories[1] and len(histories[0]["loss"]) == 2
     metrics = [json.loads((tmp_path / f"worker{index}" / "metrics.json").read_text()) for index in range(2)]
