@@ -8,7 +8,7 @@ per-op dispatch of ~300 small ops cost more than the 14 matrix products, and
 of `steps_per_execution * batch_size` rows instead; the model's `train_step`
 cuts each one into consecutive `batch_size` slices and applies one optimizer
 update per slice, all inside one compiled function (one XLA program with
-`jit_compile=True`).
+`jit_compile=True`, compiled once: every call hands it the same shape).
 
 The updates are exactly those of `fit(batch_size=batch_size)`: Keras shuffles
 all rows once per epoch and slices the permutation into super-batches, so the
@@ -31,6 +31,23 @@ def _check_count(name: str, value: object) -> None:
         raise ValueError(f"`{name}` ({value!r}) must be an integer >= 1.")
 
 
+def full_chunks(tensor, batch_size: int, num_chunks: int):
+    """Cuts a batch's whole `batch_size` slices into a `[chunks, batch_size, ...]` tensor.
+
+    The rows after the last whole slice are left out. Fewer slices than
+    `num_chunks` are padded with zero slices up to `num_chunks`, so every batch
+    of up to `num_chunks * batch_size` rows gives the same shape: XLA then
+    compiles the updates once, where each new shape would cost another compile
+    (about 0.1 GB of peak memory and a second). A larger batch gives more chunks.
+    """
+    import tensorflow as tf
+
+    num_full = tf.shape(tensor)[0] // batch_size
+    rows = tf.maximum(num_full, num_chunks) * batch_size
+    padded = tf.pad(tensor[: num_full * batch_size], [[0, rows - num_full * batch_size]] + [[0, 0]] * (len(tensor.shape) - 1))
+    return tf.reshape(padded, tf.concat([[-1, batch_size], tf.shape(tensor)[1:]], axis=0))
+
+
 def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution: int) -> int:
     """Makes `model.train_step` run one update per `batch_size` rows of its batch.
 
@@ -40,10 +57,11 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     trains exactly as without fusing (only slower).
 
     A model compiled with `jit_compile=True` gets its fused updates compiled
-    into one XLA program, and only them: validation, `evaluate` and `predict`
-    then run op by op (`model.jit_compile` becomes `False`), because every new
-    batch shape costs XLA another compile, about 0.1 GB of peak memory and a
-    second or two, to save little on one pass over a few batches.
+    into one XLA program (`model.fused_updates`), and only them: the short
+    last batch of an epoch, validation, `evaluate` and `predict` run op by op
+    (`model.jit_compile` becomes `False`), because every new batch shape costs
+    XLA another compile, about 0.1 GB of peak memory and a second or two, to
+    save little on one pass over a few batches.
 
     Args:
         model: A compiled model, with the TensorFlow backend.
@@ -75,44 +93,40 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     import tensorflow as tf  # The backend is TensorFlow, so this import is free.
 
     class_train_step = type(model).train_step
+    fit_batch_size = batch_size * steps_per_execution
 
-    def train_step(data):
-        leaves = [t for t in keras.tree.flatten(data) if t is not None]
-        num_rows = tf.shape(leaves[0])[0]
-        num_full = num_rows // batch_size
-        end_of_full = num_full * batch_size
-
-        # XLA compiles the loop body even when it never runs, and slicing a chunk
-        # out of a batch shorter than `batch_size` does not compile: such a batch
-        # is padded to one (unused) chunk of zeros.
-        num_chunks = tf.maximum(num_full, 1)
-
-        def chunked(tensor):
-            if tensor is None:
-                return None
-            padding = [[0, tf.maximum(batch_size - num_rows, 0)]] + [[0, 0]] * (len(tensor.shape) - 1)
-            padded = tf.pad(tensor, padding)[: num_chunks * batch_size]
-            return tf.reshape(padded, tf.concat([[num_chunks, batch_size], tf.shape(tensor)[1:]], axis=0))
-
-        chunks = keras.tree.map_structure(chunked, data, none_is_leaf=True)
+    def run_full_chunks(chunks, num_full):
+        """Applies one update per leading slice of `chunks`, for the first `num_full`."""
 
         def update(index):
             class_train_step(model, keras.tree.map_structure(lambda t: None if t is None else t[index], chunks, none_is_leaf=True))
             return (index + 1,)
 
         tf.while_loop(lambda index: index < num_full, update, (tf.constant(0),))
+        return num_full
 
+    model.fused_updates = run_full_chunks
+    if model.jit_compile:
+        model.jit_compile = False  # Test and predict steps: see the docstring.
+        model.fused_updates = tf.function(run_full_chunks, jit_compile=True)
+
+    def train_step(data):
+        num_rows = tf.shape(next(t for t in keras.tree.flatten(data) if t is not None))[0]
+        end_of_full = num_rows // batch_size * batch_size
+        chunked = lambda tensor: None if tensor is None else full_chunks(tensor, batch_size, steps_per_execution)
+        # Every call hands the updates the same shape: XLA compiles them once.
+        model.fused_updates(keras.tree.map_structure(chunked, data, none_is_leaf=True), num_rows // batch_size)
+
+        # The rows after the last whole slice (the epoch's short last batch) are one
+        # update of their own, outside XLA: their one-off shape is not worth a compile.
         def update_short_batch():
             class_train_step(model, keras.tree.map_structure(lambda t: None if t is None else t[end_of_full:], data, none_is_leaf=True))
             return tf.constant(True)
 
         tf.cond(end_of_full < num_rows, update_short_batch, lambda: tf.constant(False))
         # What Keras' own train_step returns (`compute_metrics` ends with it); reading
-        # the metric variables after the loop orders the read after every update.
+        # the metric variables after the updates orders the read after all of them.
         return model.get_metrics_result()
 
-    if model.jit_compile:
-        model.jit_compile = False  # Test and predict steps: see the docstring.
-        train_step = tf.function(train_step, jit_compile=True)
     model.train_step = train_step
-    return batch_size * steps_per_execution
+    return fit_batch_size

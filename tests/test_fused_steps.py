@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch.fused_steps import fuse_train_steps
+from keras_minibatch.fused_steps import full_chunks, fuse_train_steps
 from keras_minibatch.model import build_mlp
 
 # 90 fit rows with validation_split=0.1 of 100: batches of 32 leave a short batch of 26.
@@ -48,8 +48,18 @@ def test_xla_compiles_the_fused_updates_and_not_evaluation():
     fuse_train_steps(model, batch_size=32, steps_per_execution=4)
     # One XLA program for the updates; validation, evaluate and predict (one pass over
     # a few batches, a new shape each) are not worth another compile and its memory.
-    assert model.train_step.function_spec.jit_compile is True
+    assert model.fused_updates.function_spec.jit_compile is True
     assert model.jit_compile is False
+
+
+@pytest.mark.parametrize("num_rows, expected_shape", [(64, (2, 32, 8, 8)), (26, (2, 32, 8, 8)), (40, (2, 32, 8, 8)), (96, (3, 32, 8, 8))])
+def test_full_chunks_pads_every_batch_to_one_shape(num_rows, expected_shape):
+    rows = X[:num_rows]
+    chunks = full_chunks(rows, 32, 2).numpy()
+    assert chunks.shape == expected_shape
+    whole = num_rows // 32 * 32
+    np.testing.assert_array_equal(chunks.reshape(-1, 8, 8)[:whole], rows[:whole])
+    assert not chunks.reshape(-1, 8, 8)[whole:].any()  # Padding, never run.
 
 
 def test_returns_the_fit_batch_size():
