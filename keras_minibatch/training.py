@@ -56,9 +56,9 @@ class TrainResult:
 
 def library_versions() -> dict[str, str]:
     """Returns the versions that decide a run's numbers, for `config.json`."""
+    import importlib.metadata
     import platform
 
-    import keras_tuner
     import tensorflow as tf
 
     from keras_minibatch import __version__
@@ -69,7 +69,8 @@ def library_versions() -> dict[str, str]:
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
-        "keras_tuner": keras_tuner.__version__,
+        # Read from the installed package: importing KerasTuner costs `train` 16 MB.
+        "keras_tuner": importlib.metadata.version("keras-tuner"),
         "numpy": np.__version__,
     }
 
@@ -98,6 +99,15 @@ def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndar
     # Exactly how Keras picks the split point (keras trainers array_slicing.train_validation_split).
     num_fit_samples = int(math.floor(len(order) * (1.0 - config.validation_split)))
     return dataset.x_train[order], dataset.y_train[order], num_fit_samples
+
+
+def _to_tensor(array: np.ndarray) -> Any:
+    """Returns `array` as a TensorFlow tensor under that backend (else unchanged)."""
+    if keras.backend.backend() != "tensorflow":
+        return array
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(array)
 
 
 class DivergenceError(RuntimeError):
@@ -211,9 +221,15 @@ def _train_in_folder(
     if dataset is None:
         dataset = load_dataset_for(config)
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
-    # Rebinding drops this function's hold on the unordered rows: data loaded here is
-    # then in memory once, not twice, while `fit` runs (a caller's own arrays stay theirs).
-    dataset = dataclasses.replace(dataset, x_train=x_train, y_train=y_train)
+    # The rows `validation_split` would take (the last ones), handed to `fit` as tensors
+    # of their own: given NumPy arrays, `fit` copies them into tensors and keeps both
+    # for the whole run, and Keras' own split of a tensor copies it again. Dropping the
+    # NumPy rows here (`dataset` keeps none) leaves the pixels in memory once while
+    # `fit` runs: 47 MB less for 60,000 MNIST images (a caller's own arrays stay theirs).
+    fit_x, validation_x = _to_tensor(x_train[:num_fit_samples]), _to_tensor(x_train[num_fit_samples:])
+    y_fit, y_validation = y_train[:num_fit_samples], y_train[num_fit_samples:]
+    dataset = dataclasses.replace(dataset, x_train=x_train[:0].copy(), y_train=y_train[:0].copy())
+    del x_train, y_train
     # Fused updates split one replica's batch; under a strategy Keras' own steps_per_execution runs.
     fused = config.distribution == "none"
     with strategy.scope():
@@ -231,8 +247,8 @@ def _train_in_folder(
         header = report.format_run_header(
             config,
             dataset,
-            y_fit=y_train[:num_fit_samples],
-            y_validation=y_train[num_fit_samples:],
+            y_fit=y_fit,
+            y_validation=y_validation,
             steps_per_epoch=math.ceil(num_fit_samples / config.batch_size),
             trainable_params=trainable,
             non_trainable_params=non_trainable,
@@ -265,12 +281,12 @@ def _train_in_folder(
     ]
     try:
         model.fit(
-            x_train,
-            y_train,
+            fit_x,
+            y_fit,
             batch_size=fit_batch_size,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            validation_split=config.validation_split,
+            validation_data=(validation_x, y_validation),  # = validation_split=config.validation_split
             shuffle=True,
             callbacks=run_callbacks,
             verbose=1 if progress_bar else 0,

@@ -110,7 +110,8 @@ def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatc
         return original_evaluate(self, x, y, **kwargs)
 
     def spy_fit(self, x=None, y=None, **kwargs):
-        fitted_inputs.append(np.asarray(x))
+        # The rows fit trains on and the held-out rows validation_split would take.
+        fitted_inputs.append(np.concatenate([np.asarray(x), np.asarray(kwargs["validation_data"][0])]))
         return original_fit(self, x, y, **kwargs)
 
     monkeypatch.setattr(keras.Model, "evaluate", spy_evaluate)
@@ -121,6 +122,24 @@ def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatc
     train_rows = {row.tobytes() for row in digits.x_train}
     fitted_rows = {row.tobytes() for row in fitted_inputs[0]}
     assert fitted_rows == train_rows  # fit (train + validation) saw exactly the training split
+
+
+def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits, monkeypatch):
+    received = {}
+    original_fit = keras.Model.fit
+
+    def spy_fit(self, x=None, y=None, **kwargs):
+        received.update(x=np.asarray(x), validation_x=np.asarray(kwargs["validation_data"][0]))
+        assert "validation_split" not in kwargs
+        return original_fit(self, x, y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    config = TrainConfig(**{**TINY, "max_train_samples": None})
+    train_and_evaluate(config, tmp_path, dataset=digits, verbose=0)
+    x, _, num_fit = training.split_for_validation(digits, config)
+    # Keras' `validation_split` takes the last rows; the tensors hold exactly those.
+    np.testing.assert_array_equal(received["x"], x[:num_fit])
+    np.testing.assert_array_equal(received["validation_x"], x[num_fit:])
 
 
 def test_validation_split_holds_out_every_class(digits):
