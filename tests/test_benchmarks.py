@@ -26,7 +26,9 @@ def test_train_speed_prints_one_table_with_the_lecture_loop_as_baseline():
     rows = lines[header + 2:]
     lecture = next(line for line in rows if line.startswith("lecture loop"))
     assert " 1.00x " in lecture
-    proposed = next(line for line in rows if line.startswith("fit, 64 fused updates per call, jit_compile=True, uint8"))
+    proposed = next(line for line in rows if "(proposed default)" in line)
     assert not proposed.rstrip().endswith("-")  # Its start-up and peak memory were measured in a child.
     assert any(line.startswith("proposed default, intra_op=1") for line in rows)  # A lever child ran.
+    train = next(line for line in rows if line.startswith("keras-minibatch train, its defaults"))
+    assert not train.rstrip().endswith("-")  # The command's own start-up and peak memory too.
     assert any(line.startswith("machine: ") and "cores" in line for line in lines)
