@@ -12,9 +12,8 @@ from keras_minibatch.quiet import filter_chatter, hidden_modules
 def test_hidden_modules_fail_to_import_inside_the_block_only(tmp_path, monkeypatch):
     (tmp_path / "optional_extra.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with hidden_modules(["optional_extra"]):
-        with pytest.raises(ImportError):
-            import optional_extra  # noqa: F401
+    with hidden_modules(["optional_extra"]), pytest.raises(ImportError):
+        import optional_extra
     import optional_extra
 
     assert optional_extra.VALUE == 1
