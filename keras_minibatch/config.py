@@ -117,7 +117,7 @@ class TrainConfig:
             `batch_size` of them (`fused_steps`), so the updates are those of
             `1`; per-batch callback hooks run once per call. Under a
             `distribution` strategy Keras' own `steps_per_execution` is used.
-            Defaults to `128`.
+            Defaults to `256`.
         jit_compile: Whether to compile the training step with XLA: several
             times faster epochs at batch 32 on a CPU, after a few seconds of
             compiling. Defaults to `True`.
@@ -156,7 +156,7 @@ class TrainConfig:
     batch_size: int = 32
     validation_split: float = 0.1
     seed: int = 0
-    steps_per_execution: int = 128
+    steps_per_execution: int = 256
     jit_compile: bool = True
     early_stopping: bool = False
     early_stopping_monitor: str = "val_loss"

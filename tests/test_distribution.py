@@ -22,7 +22,7 @@ def test_mirrored_strategy_trains_on_local_devices(tmp_path):
 
 
 def test_multi_worker_refuses_the_single_process_speed_settings():
-    with pytest.raises(ConfigError, match=r"`steps_per_execution` \(128\) must be 1 with distribution=multi_worker"):
+    with pytest.raises(ConfigError, match=r"`steps_per_execution` \(256\) must be 1 with distribution=multi_worker"):
         TrainConfig(distribution="multi_worker")
     with pytest.raises(ConfigError, match=r"`jit_compile` \(True\) must be false with distribution=multi_worker"):
         TrainConfig(distribution="multi_worker", steps_per_execution=1)
