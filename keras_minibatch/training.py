@@ -110,6 +110,21 @@ def _to_tensor(array: np.ndarray) -> Any:
     return tf.convert_to_tensor(array)
 
 
+def validation_batches(x: Any, y: Any, batch_size: int) -> Any:
+    """Returns the held-out rows as a `tf.data.Dataset` of consecutive batches.
+
+    What `fit` does with them given as arrays, in the same batches, but cheaper to
+    start: Keras' pipeline for arrays (an index permutation, a parallel gather)
+    costs about 17 ms to start every epoch, 6% of a 60,000-row epoch at the speed
+    defaults, where slicing consecutive rows starts in under a millisecond.
+    """
+    import tensorflow as tf
+
+    x, y = tf.convert_to_tensor(x), tf.convert_to_tensor(y)
+    num_batches = -(-int(x.shape[0]) // batch_size)
+    return tf.data.Dataset.range(num_batches).map(lambda index: (x[index * batch_size : (index + 1) * batch_size], y[index * batch_size : (index + 1) * batch_size]))
+
+
 class DivergenceError(RuntimeError):
     """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
 
@@ -286,7 +301,8 @@ def _train_in_folder(
             batch_size=fit_batch_size,
             epochs=config.epochs,
             initial_epoch=initial_epoch,
-            validation_data=(validation_x, y_validation),  # = validation_split=config.validation_split
+            # The rows `validation_split=config.validation_split` would take.
+            validation_data=validation_batches(validation_x, y_validation, fit_batch_size) if fused else (validation_x, y_validation),
             shuffle=True,
             callbacks=run_callbacks,
             verbose=1 if progress_bar else 0,

@@ -12,6 +12,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from keras_minibatch import TrainConfig, load_dataset, train_and_evaluate
 from keras_minibatch import training
+from keras_minibatch.model import build_mlp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="digits", max_train_samples=240, epochs=2, hidden_units=(16,), batch_size=16)
@@ -100,6 +101,13 @@ def test_different_seed_gives_a_different_history(tmp_path, tiny_run):
     assert other.history != tiny_run.history
 
 
+def validation_rows(validation_data):
+    """The pixels of `fit`'s validation_data: a tuple of arrays or a dataset of batches."""
+    if isinstance(validation_data, tuple):
+        return np.asarray(validation_data[0])
+    return np.concatenate([np.asarray(x) for x, _ in validation_data])
+
+
 def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatch):
     test_scorings, fitted_inputs = [], []
     original_evaluate, original_fit = keras.Model.evaluate, keras.Model.fit
@@ -111,7 +119,7 @@ def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatc
 
     def spy_fit(self, x=None, y=None, **kwargs):
         # The rows fit trains on and the held-out rows validation_split would take.
-        fitted_inputs.append(np.concatenate([np.asarray(x), np.asarray(kwargs["validation_data"][0])]))
+        fitted_inputs.append(np.concatenate([np.asarray(x), validation_rows(kwargs["validation_data"])]))
         return original_fit(self, x, y, **kwargs)
 
     monkeypatch.setattr(keras.Model, "evaluate", spy_evaluate)
@@ -129,7 +137,7 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     original_fit = keras.Model.fit
 
     def spy_fit(self, x=None, y=None, **kwargs):
-        received.update(x=np.asarray(x), validation_x=np.asarray(kwargs["validation_data"][0]))
+        received.update(x=np.asarray(x), validation_x=validation_rows(kwargs["validation_data"]))
         assert "validation_split" not in kwargs
         return original_fit(self, x, y, **kwargs)
 
@@ -140,6 +148,21 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     # Keras' `validation_split` takes the last rows; the tensors hold exactly those.
     np.testing.assert_array_equal(received["x"], x[:num_fit])
     np.testing.assert_array_equal(received["validation_x"], x[num_fit:])
+
+
+@pytest.mark.parametrize("num_rows", [40, 64, 100])  # Fewer than, exactly and more than one batch.
+def test_validation_batches_score_as_arrays_do(num_rows):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), np.arange(200) % 10
+    x_val, y_val = x[:num_rows], y[:num_rows]
+
+    def fit(validation_data):
+        keras.utils.set_random_seed(0)
+        model = build_mlp((8, 8), 10, hidden_units=(8,))
+        return model.fit(x, y, batch_size=64, epochs=2, validation_data=validation_data, verbose=0).history
+
+    as_arrays = fit((x_val, y_val))
+    assert fit(training.validation_batches(x_val, y_val, 64)) == as_arrays
 
 
 def test_validation_split_holds_out_every_class(digits):
