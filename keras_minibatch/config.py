@@ -115,9 +115,11 @@ class TrainConfig:
             training function. `train` hands `fit` `batch_size *
             steps_per_execution` rows per call and applies one update per
             `batch_size` of them (`fused_steps`), so the updates are those of
-            `1`; per-batch callback hooks run once per call. Under a
-            `distribution` strategy Keras' own `steps_per_execution` is used.
-            Defaults to `256`.
+            `1`; per-batch callback hooks run once per call. Every call is
+            padded to this many updates' rows (one shape, one XLA compile), so
+            `train` uses at most an epoch's updates. Under a `distribution`
+            strategy Keras' own `steps_per_execution` is used. Defaults to
+            `256`.
         jit_compile: Whether to compile the training step with XLA: several
             times faster epochs at batch 32 on a CPU, after a few seconds of
             compiling. Defaults to `True`.

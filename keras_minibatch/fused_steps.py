@@ -23,7 +23,12 @@ step is an attribute of this instance, not part of its class or config.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 def _check_count(name: str, value: object) -> None:
@@ -31,19 +36,27 @@ def _check_count(name: str, value: object) -> None:
         raise ValueError(f"`{name}` ({value!r}) must be an integer >= 1.")
 
 
-def full_chunks(tensor, batch_size: int, num_chunks: int):
-    """Cuts a batch's whole `batch_size` slices into a `[chunks, batch_size, ...]` tensor.
+def full_chunks(tensor: tf.Tensor, batch_size: int, min_chunks: int) -> tf.Tensor:
+    """Stacks a batch's whole `batch_size`-row slices into one tensor, padded to `min_chunks`.
 
-    The rows after the last whole slice are left out. Fewer slices than
-    `num_chunks` are padded with zero slices up to `num_chunks`, so every batch
-    of up to `num_chunks * batch_size` rows gives the same shape: XLA then
-    compiles the updates once, where each new shape would cost another compile
-    (about 0.1 GB of peak memory and a second). A larger batch gives more chunks.
+    The rows after the last whole slice are left out. Fewer than `min_chunks`
+    slices are padded with zero slices, so every batch of up to
+    `min_chunks * batch_size` rows gives the same shape: XLA then compiles the
+    updates once, where each new shape would cost another compile (about 0.1 GB
+    of peak memory and a second). A larger batch gives more slices.
+
+    Args:
+        tensor: A batch, rows first.
+        batch_size: Rows per slice.
+        min_chunks: How many slices to pad up to.
+
+    Returns:
+        A tensor shaped `[max(whole slices, min_chunks), batch_size, *tensor.shape[1:]]`.
     """
     import tensorflow as tf
 
     num_full = tf.shape(tensor)[0] // batch_size
-    rows = tf.maximum(num_full, num_chunks) * batch_size
+    rows = tf.maximum(num_full, min_chunks) * batch_size
     padded = tf.pad(tensor[: num_full * batch_size], [[0, rows - num_full * batch_size]] + [[0, 0]] * (len(tensor.shape) - 1))
     return tf.reshape(padded, tf.concat([[-1, batch_size], tf.shape(tensor)[1:]], axis=0))
 
@@ -54,7 +67,9 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     Call after `compile` and before the first `fit`; then pass the returned
     size as `fit(batch_size=...)`. A batch of `batch_size` rows or fewer is one
     update, as before, so a caller that keeps `fit(batch_size=batch_size)`
-    trains exactly as without fusing (only slower).
+    trains exactly as without fusing (only slower: every call's whole slices
+    are padded to `steps_per_execution` of them, so keep `steps_per_execution`
+    no larger than an epoch's updates; `train` caps it so).
 
     A model compiled with `jit_compile=True` gets its fused updates compiled
     into one XLA program (`model.fused_updates`), and only them: the short
@@ -95,7 +110,7 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     class_train_step = type(model).train_step
     fit_batch_size = batch_size * steps_per_execution
 
-    def run_full_chunks(chunks, num_full):
+    def fused_updates(chunks, num_full):
         """Applies one update per leading slice of `chunks`, for the first `num_full`."""
 
         def update(index):
@@ -103,19 +118,27 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
             return (index + 1,)
 
         tf.while_loop(lambda index: index < num_full, update, (tf.constant(0),))
-        return num_full
 
-    model.fused_updates = run_full_chunks
+    model.fused_updates = fused_updates
     if model.jit_compile:
         model.jit_compile = False  # Test and predict steps: see the docstring.
-        model.fused_updates = tf.function(run_full_chunks, jit_compile=True)
+        model.fused_updates = tf.function(fused_updates, jit_compile=True)
 
     def train_step(data):
         num_rows = tf.shape(next(t for t in keras.tree.flatten(data) if t is not None))[0]
-        end_of_full = num_rows // batch_size * batch_size
-        chunked = lambda tensor: None if tensor is None else full_chunks(tensor, batch_size, steps_per_execution)
-        # Every call hands the updates the same shape: XLA compiles them once.
-        model.fused_updates(keras.tree.map_structure(chunked, data, none_is_leaf=True), num_rows // batch_size)
+        num_full = num_rows // batch_size
+        end_of_full = num_full * batch_size
+
+        def chunked(tensor):
+            return None if tensor is None else full_chunks(tensor, batch_size, steps_per_execution)
+
+        # Every call hands the updates the same shape, so XLA compiles them once; a
+        # batch without a whole slice (an epoch's last, short one) skips them.
+        def update_whole_slices():
+            model.fused_updates(keras.tree.map_structure(chunked, data, none_is_leaf=True), num_full)
+            return tf.constant(True)
+
+        tf.cond(num_full > 0, update_whole_slices, lambda: tf.constant(False))
 
         # The rows after the last whole slice (the epoch's short last batch) are one
         # update of their own, outside XLA: their one-off shape is not worth a compile.

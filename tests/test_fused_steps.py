@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from keras_minibatch import fused_steps
 from keras_minibatch.fused_steps import full_chunks, fuse_train_steps
 from keras_minibatch.model import build_mlp
 
@@ -50,6 +51,19 @@ def test_xla_compiles_the_fused_updates_and_not_evaluation():
     # a few batches, a new shape each) are not worth another compile and its memory.
     assert model.fused_updates.function_spec.jit_compile is True
     assert model.jit_compile is False
+
+
+def test_every_call_pads_to_steps_per_execution_chunks(monkeypatch):
+    # With full_chunks' padding (tested below), one shape for every call: one XLA compile.
+    min_chunks = []
+
+    def spy(tensor, batch_size, min_chunks_wanted):
+        min_chunks.append(min_chunks_wanted)
+        return full_chunks(tensor, batch_size, min_chunks_wanted)
+
+    monkeypatch.setattr(fused_steps, "full_chunks", spy)
+    train(3, jit_compile=True)  # 90 fit rows a call: 2 whole slices padded to 3, 26 rows after.
+    assert min_chunks and set(min_chunks) == {3}
 
 
 @pytest.mark.parametrize("num_rows, expected_shape", [(64, (2, 32, 8, 8)), (26, (2, 32, 8, 8)), (40, (2, 32, 8, 8)), (96, (3, 32, 8, 8))])
