@@ -1,6 +1,7 @@
 """The training spine on tiny real data (scikit-learn digits)."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -101,11 +102,12 @@ def test_different_seed_gives_a_different_history(tmp_path, tiny_run):
     assert other.history != tiny_run.history
 
 
-def validation_rows(validation_data):
-    """The pixels of `fit`'s validation_data: a tuple of arrays or a dataset of batches."""
+def validation_rows(validation_data, *, labels=False):
+    """The pixels (or labels) of `fit`'s validation_data: arrays or a dataset of batches."""
+    part = 1 if labels else 0
     if isinstance(validation_data, tuple):
-        return np.asarray(validation_data[0])
-    return np.concatenate([np.asarray(x) for x, _ in validation_data])
+        return np.asarray(validation_data[part])
+    return np.concatenate([np.asarray(batch[part]) for batch in validation_data])
 
 
 def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatch):
@@ -137,17 +139,21 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     original_fit = keras.Model.fit
 
     def spy_fit(self, x=None, y=None, **kwargs):
-        received.update(x=np.asarray(x), validation_x=validation_rows(kwargs["validation_data"]))
+        received.update(x=np.asarray(x), y=np.asarray(y), validation_x=validation_rows(kwargs["validation_data"]),
+                        validation_y=validation_rows(kwargs["validation_data"], labels=True))
         assert "validation_split" not in kwargs
         return original_fit(self, x, y, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy_fit)
     config = TrainConfig(**{**TINY, "max_train_samples": None})
     train_and_evaluate(config, tmp_path, dataset=digits, verbose=0)
-    x, _, num_fit = training.split_for_validation(digits, config)
-    # Keras' `validation_split` takes the last rows; the tensors hold exactly those.
+    x, y, _ = training.split_for_validation(digits, config)
+    # Keras' `validation_split` takes the last floor(n * (1 - split)) rows as validation.
+    num_fit = int(math.floor(len(x) * (1 - config.validation_split)))
     np.testing.assert_array_equal(received["x"], x[:num_fit])
+    np.testing.assert_array_equal(received["y"], y[:num_fit])
     np.testing.assert_array_equal(received["validation_x"], x[num_fit:])
+    np.testing.assert_array_equal(received["validation_y"], y[num_fit:])
 
 
 @pytest.mark.parametrize("num_rows", [40, 64, 100])  # Fewer than, exactly and more than one batch.
@@ -163,6 +169,12 @@ def test_validation_batches_score_as_arrays_do(num_rows):
 
     as_arrays = fit((x_val, y_val))
     assert fit(training.validation_batches(x_val, y_val, 64)) == as_arrays
+
+
+@pytest.mark.parametrize("x, y, batch_size", [(np.zeros((0, 2)), np.zeros(0), 4), (np.zeros((3, 2)), np.zeros(2), 4), (np.zeros((3, 2)), np.zeros(3), 0)])
+def test_validation_batches_refuse_what_would_score_nothing(x, y, batch_size):
+    with pytest.raises(ValueError, match="validation_batches needs rows"):
+        training.validation_batches(x, y, batch_size)
 
 
 def test_validation_split_holds_out_every_class(digits):
