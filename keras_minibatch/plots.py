@@ -13,9 +13,9 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from typing import TYPE_CHECKING
 
 from keras_minibatch import rundir
 
@@ -23,12 +23,17 @@ if TYPE_CHECKING:
     from matplotlib.axis import Axis
     from matplotlib.figure import Figure
 
+# Objective names KerasTuner also maximizes; anything ending in "loss" or "error" is minimized.
+_MAXIMIZED_OBJECTIVES = ("accuracy", "acc", "auc", "precision", "recall", "f1_score")
+_MAX_EPOCHS_WITH_MARKERS = 30
+
 
 def _new_figure(figsize: tuple[float, float]) -> Figure:
     """Returns an empty figure on its own Agg canvas.
 
-    matplotlib is imported here, on first use, not with this module: a command then
-    reaches its first training step 0.24 s sooner and plots after training.
+    matplotlib is imported here, on first use, rather than with this module: a
+    command reaches its first training step 0.24 s sooner and pays for the import
+    when it plots.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -42,10 +47,6 @@ def _integer_ticks(axis: Axis) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
-
-# Objective names KerasTuner also maximizes; anything ending in "loss" or "error" is minimized.
-_MAXIMIZED_OBJECTIVES = ("accuracy", "acc", "auc", "precision", "recall", "f1_score")
-_MAX_EPOCHS_WITH_MARKERS = 30
 
 
 def learning_curves_figure(history: Mapping[str, Sequence[float]], *, metrics: Sequence[str] = ("loss", "accuracy")) -> Figure:

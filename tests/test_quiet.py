@@ -12,11 +12,17 @@ from keras_minibatch.quiet import filter_chatter, hidden_modules
 def test_hidden_modules_fail_to_import_inside_the_block_only(tmp_path, monkeypatch):
     (tmp_path / "optional_extra.py").write_text("VALUE = 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "optional_extra", raising=False)  # Gone after the test too.
     with hidden_modules(["optional_extra"]), pytest.raises(ImportError):
         import optional_extra
     import optional_extra
 
     assert optional_extra.VALUE == 1
+
+
+def test_a_name_must_come_in_a_list():
+    with pytest.raises(TypeError, match="a list of module names"), hidden_modules("sklearn"):
+        pass
 
 
 def test_an_already_imported_module_stays_importable():
@@ -39,8 +45,8 @@ def test_chatter_is_dropped_and_errors_are_kept():
 def test_commands_import_keras_without_scikit_learn_and_pyplot():
     probe = textwrap.dedent("""
         import sys
-        from keras_minibatch.quiet import import_tensorflow_quietly
-        import_tensorflow_quietly()
+        from keras_minibatch import cli
+        cli._quiet_tensorflow()  # What every command runs before its work.
         loaded = [name for name in ("sklearn", "matplotlib") if name in sys.modules]
         assert "keras" in sys.modules and not loaded, loaded
         import matplotlib.pyplot, sklearn.datasets  # Still there when this package needs them.
