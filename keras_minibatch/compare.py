@@ -210,7 +210,7 @@ def _train_regime(
     num_fit = len(y_fit)
     keras.utils.set_random_seed(config.seed)
     model = _build_model(config, dataset)
-    fit_batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution)
+    fit_batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit)
     fit_batch_size = min(fit_batch_size, num_fit)
 
     # Trace (and XLA-compile) every shape `fit` will see, a full batch and the short

@@ -61,7 +61,7 @@ def full_chunks(tensor: tf.Tensor, batch_size: int, min_chunks: int) -> tf.Tenso
     return tf.reshape(padded, tf.concat([[-1, batch_size], tf.shape(tensor)[1:]], axis=0))
 
 
-def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution: int) -> int:
+def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution: int, epoch_rows: int | None = None) -> int:
     """Makes `model.train_step` run one update per `batch_size` rows of its batch.
 
     Call after `compile` and before the first `fit`; then pass the returned
@@ -69,7 +69,7 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     update, as before, so a caller that keeps `fit(batch_size=batch_size)`
     trains exactly as without fusing (only slower: every call's whole slices
     are padded to `steps_per_execution` of them, so keep `steps_per_execution`
-    no larger than an epoch's updates; `train` caps it so).
+    no larger than an epoch's updates, as `epoch_rows` does).
 
     A model compiled with `jit_compile=True` gets its fused updates compiled
     into one XLA program (`model.fused_updates`), and only them: the short
@@ -83,9 +83,13 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
         batch_size: Rows per optimizer update (the mini-batch).
         steps_per_execution: Updates per call into the compiled function;
             `1` leaves the model untouched.
+        epoch_rows: Rows `fit` trains on per epoch, when known: the updates
+            per call are then at most an epoch's, since every call is padded
+            to `steps_per_execution` slices (a full-batch `batch_size` would
+            otherwise be padded to `steps_per_execution` copies of the data).
 
     Returns:
-        The batch size to pass to `fit`: `batch_size * steps_per_execution`.
+        The batch size to pass to `fit`: `batch_size` times the updates per call.
 
     Raises:
         ValueError: for a size below 1, a model that has already been trained
@@ -93,8 +97,13 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     """
     _check_count("batch_size", batch_size)
     _check_count("steps_per_execution", steps_per_execution)
+    if epoch_rows is not None:
+        _check_count("epoch_rows", epoch_rows)
     if steps_per_execution == 1:
         return batch_size
+    if epoch_rows is not None:
+        # Capped at one update a call, the model is still fused: XLA for its updates only.
+        steps_per_execution = min(steps_per_execution, -(-epoch_rows // batch_size))
     if keras.backend.backend() != "tensorflow":
         raise ValueError(
             f"fused steps need the TensorFlow backend, not {keras.backend.backend()!r}; "

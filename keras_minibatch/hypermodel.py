@@ -229,7 +229,9 @@ class MLPHyperModel(keras_tuner.HyperModel):
         fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
         batch_size = self.batch_size(hp)
         if config.distribution == "none":  # `steps_per_execution` mini-batches per compiled call.
-            batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution)
+            rows = len(args[0] if args else kwargs["x"])
+            epoch_rows = math.floor(rows * (1.0 - kwargs.get("validation_split", 0.0)))  # How Keras splits.
+            batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=epoch_rows)
         history = model.fit(*args, batch_size=batch_size, callbacks=fit_callbacks, **kwargs)
         if guard.stop_reason:
             raise keras_tuner.errors.FailedTrialError(guard.stop_reason)

@@ -280,10 +280,11 @@ def _train_in_folder(
             multi_worker.prepare_model(model, strategy)
         if checkpoint is not None:
             restore_weights(model, checkpoint)
-    # `fit` gets `steps_per_execution` mini-batches per call, one update per `batch_size` rows;
-    # never more than an epoch's, since every call is padded to that many.
-    steps_per_execution = min(config.steps_per_execution, math.ceil(num_fit_samples / config.batch_size))
-    fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=steps_per_execution) if fused else config.batch_size
+    # `fit` gets `steps_per_execution` mini-batches per call (at most an epoch's), one update per `batch_size` rows.
+    fit_batch_size = (
+        fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit_samples)
+        if fused else config.batch_size
+    )
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
     trainable, non_trainable = count_parameters(model)
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})

@@ -81,6 +81,21 @@ def test_returns_the_fit_batch_size():
     assert fuse_train_steps(model, batch_size=32, steps_per_execution=64) == 2048
 
 
+@pytest.mark.parametrize("epoch_rows, expected", [(90, 96), (64, 64), (10_000, 256), (20, 32)])
+def test_calls_never_pad_past_an_epochs_updates(epoch_rows, expected):
+    # Every call is padded to its updates' rows: a full-batch regime would otherwise
+    # be padded to steps_per_execution copies of the data.
+    model = build_mlp((8, 8), 10, hidden_units=(4,))
+    assert fuse_train_steps(model, batch_size=32, steps_per_execution=8, epoch_rows=epoch_rows) == expected
+
+
+def test_capped_at_one_update_a_call_the_model_is_still_fused():
+    # Like every other regime of `compare`: XLA for the updates, evaluation op by op.
+    model = build_mlp((8, 8), 10, hidden_units=(4,), jit_compile=True)
+    assert fuse_train_steps(model, batch_size=32, steps_per_execution=8, epoch_rows=20) == 32
+    assert model.jit_compile is False and "train_step" in vars(model)
+
+
 def test_one_step_per_execution_leaves_the_model_alone():
     model = build_mlp((8, 8), 10, hidden_units=(4,))
     assert fuse_train_steps(model, batch_size=32, steps_per_execution=1) == 32
