@@ -229,6 +229,15 @@ def load_dataset_for(config: "TrainConfig") -> Dataset:
     return load_dataset(config.dataset, test_fraction=config.test_fraction, seed=config.seed, max_train_samples=config.max_train_samples)
 
 
+def num_fit_rows(num_samples: int, validation_split: float) -> int:
+    """Returns how many of `num_samples` rows `fit(validation_split=...)` trains on.
+
+    Mirrors keras/src/trainers/data_adapters/array_slicing.py:train_validation_split:
+    the first `floor(n * (1 - validation_split))` rows train, the rest validate.
+    """
+    return int(math.floor(num_samples * (1.0 - validation_split)))
+
+
 def stratified_validation_order(
     y: np.ndarray, *, validation_split: float, seed: int
 ) -> np.ndarray:
@@ -256,8 +265,7 @@ def stratified_validation_order(
     _check_seed(seed)
     y = _check_labels(y, "`y`")
     num_samples = len(y)
-    # Mirrors keras/src/trainers/data_adapters/array_slicing.py:train_validation_split.
-    split_at = int(math.floor(num_samples * (1.0 - validation_split)))
+    split_at = num_fit_rows(num_samples, validation_split)
     num_val = num_samples - split_at
     classes, counts = np.unique(y, return_counts=True)
     if not num_samples:

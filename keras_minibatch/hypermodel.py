@@ -32,6 +32,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 import callbacks as minibatch_callbacks
 from keras_minibatch.config import TrainConfig
+from keras_minibatch.data import num_fit_rows
 from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.fused_steps import fuse_train_steps
@@ -229,8 +230,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
         fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
         batch_size = self.batch_size(hp)
         if config.distribution == "none":  # `steps_per_execution` mini-batches per compiled call.
-            rows = len(args[0] if args else kwargs["x"])
-            epoch_rows = math.floor(rows * (1.0 - kwargs.get("validation_split", 0.0)))  # How Keras splits.
+            epoch_rows = num_fit_rows(len(args[0] if args else kwargs["x"]), kwargs.get("validation_split", 0.0))
             batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=epoch_rows)
         history = model.fit(*args, batch_size=batch_size, callbacks=fit_callbacks, **kwargs)
         if guard.stop_reason:

@@ -17,7 +17,7 @@ import callbacks as minibatch_callbacks
 from keras_minibatch import multi_worker, plots, report, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset_for, stratified_validation_order
+from keras_minibatch.data import Dataset, load_dataset_for, num_fit_rows, stratified_validation_order
 from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp_for, count_parameters
 from keras_minibatch.locking import FolderLock
@@ -99,8 +99,7 @@ def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndar
         `fit` trains on.
     """
     order = stratified_validation_order(dataset.y_train, validation_split=config.validation_split, seed=config.seed)
-    # Exactly how Keras picks the split point (keras trainers array_slicing.train_validation_split).
-    num_fit_samples = int(math.floor(len(order) * (1.0 - config.validation_split)))
+    num_fit_samples = num_fit_rows(len(order), config.validation_split)
     return dataset.x_train[order], dataset.y_train[order], num_fit_samples
 
 
