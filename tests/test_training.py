@@ -13,7 +13,6 @@ from tensorboard.backend.event_processing import event_accumulator
 
 from keras_minibatch import TrainConfig, load_dataset, train_and_evaluate
 from keras_minibatch import training
-from keras_minibatch.model import build_mlp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="digits", max_train_samples=240, epochs=2, hidden_units=(16,), batch_size=16)
@@ -102,12 +101,20 @@ def test_different_seed_gives_a_different_history(tmp_path, tiny_run):
     assert other.history != tiny_run.history
 
 
-def validation_rows(validation_data, *, labels=False):
-    """The pixels (or labels) of `fit`'s validation_data: arrays or a dataset of batches."""
+def one_epoch(data, steps, *, labels=False):
+    """The pixels (or labels) of one epoch of a `fit` input: arrays or an endless dataset."""
     part = 1 if labels else 0
-    if isinstance(validation_data, tuple):
-        return np.asarray(validation_data[part])
-    return np.concatenate([np.asarray(batch[part]) for batch in validation_data])
+    if isinstance(data, tuple):
+        return np.asarray(data[part])
+    return np.concatenate([np.asarray(batch[part]) for batch in data.take(steps)])
+
+
+def rows_fit_sees(kwargs, *, labels=False):
+    """What one epoch of `fit(**kwargs)` trains on, then what it validates on."""
+    part = 1 if labels else 0
+    if "steps_per_epoch" in kwargs:
+        return one_epoch(kwargs["x"], kwargs["steps_per_epoch"], labels=labels), one_epoch(kwargs["validation_data"], kwargs["validation_steps"], labels=labels)
+    return np.asarray(kwargs["y" if labels else "x"]), np.asarray(kwargs["validation_data"][part])
 
 
 def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatch):
@@ -119,10 +126,10 @@ def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatc
         test_scorings.append(x is digits.x_test)
         return original_evaluate(self, x, y, **kwargs)
 
-    def spy_fit(self, x=None, y=None, **kwargs):
+    def spy_fit(self, **kwargs):
         # The rows fit trains on and the held-out rows validation_split would take.
-        fitted_inputs.append(np.concatenate([np.asarray(x), validation_rows(kwargs["validation_data"])]))
-        return original_fit(self, x, y, **kwargs)
+        fitted_inputs.append(np.concatenate(rows_fit_sees(kwargs)))
+        return original_fit(self, **kwargs)
 
     monkeypatch.setattr(keras.Model, "evaluate", spy_evaluate)
     monkeypatch.setattr(keras.Model, "fit", spy_fit)
@@ -138,11 +145,10 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     received = {}
     original_fit = keras.Model.fit
 
-    def spy_fit(self, x=None, y=None, **kwargs):
-        received.update(x=np.asarray(x), y=np.asarray(y), validation_x=validation_rows(kwargs["validation_data"]),
-                        validation_y=validation_rows(kwargs["validation_data"], labels=True))
+    def spy_fit(self, **kwargs):
+        (received["x"], received["validation_x"]), (received["y"], received["validation_y"]) = rows_fit_sees(kwargs), rows_fit_sees(kwargs, labels=True)
         assert "validation_split" not in kwargs
-        return original_fit(self, x, y, **kwargs)
+        return original_fit(self, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy_fit)
     config = TrainConfig(**{**TINY, "max_train_samples": None})
@@ -150,31 +156,11 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     x, y, _ = training.split_for_validation(digits, config)
     # Keras' `validation_split` takes the last floor(n * (1 - split)) rows as validation.
     num_fit = int(math.floor(len(x) * (1 - config.validation_split)))
-    np.testing.assert_array_equal(received["x"], x[:num_fit])
-    np.testing.assert_array_equal(received["y"], y[:num_fit])
+    # One epoch trains on every fitted row once, in its own order: the same (image, label) pairs.
+    pairs = lambda images, labels: sorted(image.tobytes() + bytes([label]) for image, label in zip(images, labels))
+    assert pairs(received["x"], received["y"]) == pairs(x[:num_fit], y[:num_fit])
     np.testing.assert_array_equal(received["validation_x"], x[num_fit:])
     np.testing.assert_array_equal(received["validation_y"], y[num_fit:])
-
-
-@pytest.mark.parametrize("num_rows", [40, 64, 100])  # Fewer than, exactly and more than one batch.
-def test_validation_batches_score_as_arrays_do(num_rows):
-    rng = np.random.default_rng(0)
-    x, y = rng.integers(0, 256, (200, 8, 8), dtype=np.uint8), np.arange(200) % 10
-    x_val, y_val = x[:num_rows], y[:num_rows]
-
-    def fit(validation_data):
-        keras.utils.set_random_seed(0)
-        model = build_mlp((8, 8), 10, hidden_units=(8,))
-        return model.fit(x, y, batch_size=64, epochs=2, validation_data=validation_data, verbose=0).history
-
-    as_arrays = fit((x_val, y_val))
-    assert fit(training.validation_batches(x_val, y_val, 64)) == as_arrays
-
-
-@pytest.mark.parametrize("x, y, batch_size", [(np.zeros((0, 2)), np.zeros(0), 4), (np.zeros((3, 2)), np.zeros(2), 4), (np.zeros((3, 2)), np.zeros(3), 0)])
-def test_validation_batches_refuse_what_would_score_nothing(x, y, batch_size):
-    with pytest.raises(ValueError, match="validation_batches needs rows"):
-        training.validation_batches(x, y, batch_size)
 
 
 def test_validation_split_holds_out_every_class(digits):
