@@ -47,10 +47,11 @@ def test_epoch_orders_depend_on_the_seed_and_the_epoch_only():
     assert orders(1, 0, 3) != orders(0, 0, 3)
 
 
-def test_consecutive_batches_repeat_the_rows_in_order():
+@pytest.mark.parametrize("batch_size, num_batches", [(4, 3), (10, 1), (16, 1)])
+def test_consecutive_batches_repeat_the_rows_in_order(batch_size, num_batches):
     x, y = rows_and_labels(10)
-    dataset, steps = consecutive_batches(x, y, 4)
-    assert steps == 3
+    dataset, steps = consecutive_batches(x, y, batch_size)
+    assert steps == num_batches
     for batches in epochs_of(dataset, steps, 2):
         np.testing.assert_array_equal(np.concatenate([batch_x for batch_x, _ in batches]), x)
         np.testing.assert_array_equal(np.concatenate([batch_y for _, batch_y in batches]), y)
