@@ -24,7 +24,8 @@ class ProgressLogger(keras.callbacks.Callback):
     epoch runs longer than `interval` seconds (SGD with batch size 1, a big data
     set), so short epochs stay one line each (see `EpochMetricsLogger`).
     It reads no metric values, so it never waits for the accelerator, and it is
-    `async_safe`: Keras calls its batch hook off the training loop.
+    `async_safe`: on the backends Keras treats as thread-safe (JAX, PyTorch) its
+    batch hook runs off the training loop.
 
     Example line: `epoch 1/10  12,000/60,000 steps (20%)  0:40 left in epoch, 7:20 in run`
 

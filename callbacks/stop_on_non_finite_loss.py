@@ -11,12 +11,13 @@ import keras
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops `fit()` when the monitored loss becomes NaN or infinite.
 
-    Unlike `keras.callbacks.TerminateOnNaN`, it never blocks the training loop:
-    it declares itself `async_safe`, so Keras runs its batch hook on a helper
-    thread and keeps dispatching steps meanwhile (a step or two may run after the
-    bad one before training stops). It records where the loss first went bad, so
-    a caller can report it: `epoch` and `batch` (both 0-based), `value` and a
-    one-line `stop_reason`.
+    Unlike `keras.callbacks.TerminateOnNaN`, it declares itself `async_safe`:
+    on the backends Keras treats as thread-safe (JAX, PyTorch) its batch hook
+    runs on a helper thread while steps keep being dispatched (a step or two may
+    run after the bad one before training stops). Keras' TensorFlow trainer runs
+    every batch hook on the training thread, after the step has finished. It
+    records where the loss first went bad, so a caller can report it: `epoch`
+    and `batch` (both 0-based), `value` and a one-line `stop_reason`.
 
     Batch logs hold the running mean of the epoch so far, so the first batch
     whose mean is not finite is the first batch whose own loss was not finite.

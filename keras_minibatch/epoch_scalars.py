@@ -1,4 +1,4 @@
-"""Per-epoch TensorBoard scalars for search trials, without per-batch work."""
+"""Per-epoch TensorBoard scalars for runs and search trials, without per-batch work."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ import keras
 class EpochScalars(keras.callbacks.Callback):
     """Writes each epoch's logs as TensorBoard scalars, laid out as Keras' `TensorBoard` does.
 
-    `log_dir/train` gets `epoch_<name>` for every training metric and
-    `log_dir/validation` gets `epoch_<name>` for every `val_<name>`, one value
-    per epoch (the layout and tags of `keras.callbacks.TensorBoard(update_freq="epoch")`,
-    so TensorBoard shows trials and `train` runs side by side).
+    `log_dir/train` gets `epoch_<name>` for every training metric and the
+    optimizer's `epoch_learning_rate`, and `log_dir/validation` gets
+    `epoch_<name>` for every `val_<name>`, one value per epoch: the layout and
+    tags of `keras.callbacks.TensorBoard(update_freq="epoch")`, so TensorBoard
+    shows trials and `train` runs side by side. (Keras' callback also writes
+    `evaluation_<name>_vs_iterations`, the validation metrics against its count
+    of calls into the training function; per epoch is the same curve.)
 
     Why not Keras' callback: it has a batch-end hook that it runs even when it
-    only logs epochs, and one such hook anywhere makes Keras convert every
-    batch's logs to Python on the training thread. With this callback a trial's
-    `fit` has no blocking batch hooks, like a plain `fit`.
+    only logs epochs: two no-op summary calls per logged metric, about 0.7 ms of
+    the training thread per call into the training function (5 ms of a
+    60,000-row epoch at the speed defaults).
 
     Args:
         log_dir: Folder of the two runs; created when training begins.
@@ -46,6 +49,7 @@ class EpochScalars(keras.callbacks.Callback):
         import tensorflow as tf
 
         logs = logs or {}
+        learning_rate = self._learning_rate()
         for run, prefix in (("train", ""), ("validation", "val_")):
             names = [name for name in logs if name.startswith("val_") == (prefix == "val_")]
             if not names or run not in self._writers:
@@ -53,6 +57,15 @@ class EpochScalars(keras.callbacks.Callback):
             with self._writers[run].as_default():
                 for name in names:
                     tf.summary.scalar(f"epoch_{name.removeprefix(prefix)}", float(logs[name]), step=epoch)
+                if run == "train" and learning_rate is not None:
+                    tf.summary.scalar("epoch_learning_rate", learning_rate, step=epoch)
+
+    def _learning_rate(self) -> float | None:
+        """The optimizer's learning rate now (a schedule's current value), if there is an optimizer."""
+        optimizer = getattr(getattr(self, "_model", None), "optimizer", None)
+        if optimizer is None:
+            return None
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
     def on_train_end(self, logs: dict | None = None) -> None:
         for writer in self._writers.values():

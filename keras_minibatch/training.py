@@ -18,6 +18,7 @@ from keras_minibatch import multi_worker, plots, report, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for, num_fit_rows, stratified_validation_order
+from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.input_pipeline import fit_inputs
 from keras_minibatch.model import build_mlp_for, count_parameters
@@ -277,7 +278,8 @@ def _train_in_folder(
     epoch_logger = minibatch_callbacks.EpochMetricsLogger(str(workdir / EPOCH_LOG_FILE), num_samples=num_fit_samples, verbose=1 if verbose else 0, append=resume)
     run_callbacks = [
         epoch_logger,
-        keras.callbacks.TensorBoard(log_dir=str(workdir / TENSORBOARD_DIR), write_graph=False, profile_batch=0),
+        # Keras' TensorBoard callback would add a no-op hook to every call (see EpochScalars).
+        EpochScalars(workdir / TENSORBOARD_DIR),
         *([early_stopping] if early_stopping else []),
         *(load_callback(spec) for spec in config.callbacks),
         divergence_guard,

@@ -61,6 +61,7 @@ from callbacks import StopOnNonFiniteLoss
 from keras_minibatch import report, rundir, training
 from keras_minibatch.config import ConfigError, TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for
+from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.locking import FolderLock
 from keras_minibatch.fused_steps import fuse_train_steps
@@ -340,7 +341,7 @@ def search(
         winner_logdir = tensorboard_dir / WINNER_RUN
         model.fit(
             dataset.x_train, dataset.y_train, batch_size=fit_batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
-            callbacks=[guard, keras.callbacks.TensorBoard(log_dir=str(winner_logdir), write_graph=False, profile_batch=0)],
+            callbacks=[guard, EpochScalars(winner_logdir)],
         )
         if guard.stop_reason:
             raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {guard.stop_reason}")

@@ -80,6 +80,7 @@ def test_tensorboard_reader_finds_train_and_validation_scalars(tiny_run):
     assert train_loss == pytest.approx(tiny_run.history["loss"], rel=1e-5)
     assert val_loss == pytest.approx(tiny_run.history["val_loss"], rel=1e-5)
     assert len(_scalars(logdir / "validation", "epoch_accuracy")) == 2
+    assert _scalars(logdir / "train", "epoch_learning_rate") == pytest.approx([TrainConfig(**TINY).learning_rate] * 2)
 
 
 def test_tensorboard_holds_hparams_and_test_metrics(tiny_run):

@@ -43,6 +43,17 @@ def test_epoch_scalars_write_keras_tensorboard_layout_per_epoch(tmp_path):
     assert _scalars(tmp_path / "validation") == {"epoch_loss": [(0, 1.75), (1, 1.25)], "epoch_accuracy": [(0, 0.5), (1, 0.75)]}
 
 
+def test_epoch_scalars_write_the_optimizers_learning_rate(tmp_path):
+    model = _model()
+    model.compile(optimizer=keras.optimizers.Adam(0.25), loss="mse")
+    callback = EpochScalars(tmp_path)
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0, {"loss": 1.5})
+    callback.on_train_end()
+    assert _scalars(tmp_path / "train") == {"epoch_loss": [(0, 1.5)], "epoch_learning_rate": [(0, 0.25)]}
+
+
 def test_epoch_scalars_have_no_batch_hook():
     # A batch hook would make Keras convert every batch's logs on the training thread.
     assert EpochScalars.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
