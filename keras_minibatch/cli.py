@@ -49,6 +49,7 @@ from keras_minibatch import search_dir
 from keras_minibatch.data import DataError, check_source
 from keras_minibatch.locking import FolderLockedError
 from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
+from keras_minibatch.termination import Terminated, handle_sigterm, reset_termination
 
 PROG = "keras-minibatch"
 COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard")
@@ -416,14 +417,6 @@ def _fail(message: str, exit_code: int) -> None:
     sys.exit(exit_code)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so training stops between steps like on Ctrl-C."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
 def resume_command(argv: Sequence[str], workdir: str) -> str:
     """Returns the command line that continues an interrupted `train` or `tune`."""
     kept = [arg for arg in argv[1:] if not arg.startswith(("--workdir", "--overwrite", "--resume", "--noresume"))]
@@ -431,7 +424,8 @@ def resume_command(argv: Sequence[str], workdir: str) -> str:
 
 
 def _main_with_clean_errors(argv: Sequence[str]) -> int:
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    reset_termination()
+    signal.signal(signal.SIGTERM, handle_sigterm)
     try:
         return main(argv)
     except KeyboardInterrupt as interrupt:

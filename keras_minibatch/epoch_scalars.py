@@ -16,13 +16,14 @@ class EpochScalars(keras.callbacks.Callback):
     `epoch_<name>` for every `val_<name>`, one value per epoch: the layout and
     tags of `keras.callbacks.TensorBoard(update_freq="epoch")`, so TensorBoard
     shows trials and `train` runs side by side. (Keras' callback also writes
-    `evaluation_<name>_vs_iterations`, the validation metrics against its count
-    of calls into the training function; per epoch is the same curve.)
+    `evaluation_<name>_vs_iterations`, the validation metrics against optimizer
+    updates; per epoch is the same curve.) The writers are flushed every epoch,
+    so an interrupted run keeps the scalars of its finished epochs.
 
     Why not Keras' callback: it has a batch-end hook that it runs even when it
-    only logs epochs: two no-op summary calls per logged metric, about 0.7 ms of
-    the training thread per call into the training function (5 ms of a
-    60,000-row epoch at the speed defaults).
+    only logs epochs: a no-op summary call per logged value, about 0.7 ms of the
+    training thread per call into the training function (5 ms of a 60,000-row
+    epoch at the speed defaults).
 
     Args:
         log_dir: Folder of the two runs; created when training begins.
@@ -59,11 +60,14 @@ class EpochScalars(keras.callbacks.Callback):
                     tf.summary.scalar(f"epoch_{name.removeprefix(prefix)}", float(logs[name]), step=epoch)
                 if run == "train" and learning_rate is not None:
                     tf.summary.scalar("epoch_learning_rate", learning_rate, step=epoch)
+            self._writers[run].flush()
 
     def _learning_rate(self) -> float | None:
         """The optimizer's learning rate now (a schedule's current value), if there is an optimizer."""
-        optimizer = getattr(getattr(self, "_model", None), "optimizer", None)
-        if optimizer is None:
+        if getattr(self, "_model", None) is None:  # Hooks called without a model (tests).
+            return None
+        optimizer = getattr(self.model, "optimizer", None)
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
             return None
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 

@@ -39,6 +39,7 @@ from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
+from keras_minibatch.termination_callback import RaiseWhenTerminated
 
 __all__ = ["MLPHyperModel", "RequireObjective", "train_config_for"]
 
@@ -216,7 +217,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
         """
         guard = StopOnNonFiniteLoss()
         callbacks = [DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks]
-        fit_callbacks = [*callbacks, guard, RequireObjective(self.search_config.objective)]
+        fit_callbacks = [*callbacks, guard, RequireObjective(self.search_config.objective), RaiseWhenTerminated()]
         execution, self._fits = self._fits, self._fits + 1
         if trial_logdir is not None:
             fit_callbacks.append(EpochScalars(os.path.join(trial_logdir, f"execution{execution}")))

@@ -61,10 +61,12 @@ class FitInputs:
 
 def _check_rows(name: str, x: Any, y: Any, batch_size: int) -> int:
     num_rows, num_labels = int(x.shape[0]), int(y.shape[0])
-    if num_rows == 0 or num_labels != num_rows or not isinstance(batch_size, int) or batch_size < 1:
+    whole = isinstance(batch_size, (int, np.integer)) and not isinstance(batch_size, bool)
+    if num_rows == 0 or num_labels != num_rows or not whole or batch_size < 1:
         raise ValueError(
             f"{name} needs rows, as many labels as inputs and batch_size >= 1; "
-            f"got {num_rows} inputs, {num_labels} labels, batch_size={batch_size!r}."
+            f"got {num_rows} inputs, {num_labels} labels, batch_size={batch_size!r}. "
+            "Pass the same rows of inputs and labels, and a whole number of rows per batch."
         )
     return num_rows
 
@@ -114,12 +116,14 @@ def shuffled_epochs(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, batch_
         tuples and how many batches make one epoch.
 
     Raises:
-        ValueError: for no rows, `x` and `y` of different lengths, or a
-            `batch_size` below 1.
+        ValueError: for no rows, `x` and `y` of different lengths, a
+            `batch_size` below 1 or a negative `first_epoch`.
     """
     import tensorflow as tf
 
     num_rows = _check_rows("shuffled_epochs", x, y, batch_size)
+    if not isinstance(first_epoch, int) or isinstance(first_epoch, bool) or first_epoch < 0:
+        raise ValueError(f"shuffled_epochs needs first_epoch >= 0 (the epochs already done); got {first_epoch!r}.")
 
     def epoch_order(epoch):
         order = tf.random.experimental.stateless_shuffle(tf.range(num_rows, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))

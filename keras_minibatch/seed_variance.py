@@ -89,12 +89,12 @@ def seed_variance(
         raise ValueError(f"`objective` ({objective!r}) must be one of: {', '.join(OBJECTIVES)}.")
     pick = max if OBJECTIVES[objective] == "max" else min
     config = train_config_for(train_config, best_hyperparameters)
-    x_train, y_train, _ = split_for_validation(dataset, train_config)
+    x_train, y_train, num_fit = split_for_validation(dataset, train_config)
     runs = []
     for seed in seeds:
         keras.utils.set_random_seed(seed)
         model = build_mlp_for(config, dataset.input_shape, dataset.num_classes)
-        fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution)
+        fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit)
         guard = StopOnNonFiniteLoss()
         history = model.fit(
             x_train, y_train, batch_size=fit_batch_size, epochs=config.epochs,

@@ -24,6 +24,7 @@ from keras_minibatch.input_pipeline import fit_inputs
 from keras_minibatch.model import build_mlp_for, count_parameters
 from keras_minibatch.locking import FolderLock
 from keras_minibatch.plugins import load_callback
+from keras_minibatch.termination_callback import RaiseWhenTerminated
 
 # File names inside a run folder; other modules (evaluate, tests) read them.
 MODEL_FILE = "model.keras"
@@ -285,7 +286,8 @@ def _train_in_folder(
         divergence_guard,
         # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
         *([] if progress_bar or not verbose else [minibatch_callbacks.ProgressLogger(interval=progress_interval)]),
-        saver,  # Last: it saves the state the others reached this epoch.
+        saver,  # Last of ours but one: it saves the state the others reached this epoch.
+        RaiseWhenTerminated(),  # A SIGTERM whose exception was lost still stops the run, after the save.
         *extra_callbacks,
     ]
     if fused:

@@ -76,6 +76,7 @@ from keras_minibatch.search_dir import (
     config_fingerprint,
     prepare_search_dir,
 )
+from keras_minibatch.termination_callback import RaiseWhenTerminated
 from keras_minibatch.trials import (
     TrialRecorder,
     format_trials_table,
@@ -336,12 +337,12 @@ def search(
         model = _build(winner_config, dataset, strategy)
         fit_batch_size = winner_config.batch_size
         if strategy is None:  # `steps_per_execution` mini-batches per compiled call.
-            fit_batch_size = fuse_train_steps(model, batch_size=fit_batch_size, steps_per_execution=winner_config.steps_per_execution)
+            fit_batch_size = fuse_train_steps(model, batch_size=fit_batch_size, steps_per_execution=winner_config.steps_per_execution, epoch_rows=len(dataset.y_train))
         guard = StopOnNonFiniteLoss()
         winner_logdir = tensorboard_dir / WINNER_RUN
         model.fit(
             dataset.x_train, dataset.y_train, batch_size=fit_batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
-            callbacks=[guard, EpochScalars(winner_logdir)],
+            callbacks=[guard, EpochScalars(winner_logdir), RaiseWhenTerminated()],
         )
         if guard.stop_reason:
             raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {guard.stop_reason}")

@@ -31,4 +31,5 @@ def test_train_speed_prints_one_table_with_the_lecture_loop_as_baseline():
     assert any(line.startswith("proposed default, intra_op=1") for line in rows)  # A lever child ran.
     train = next(line for line in rows if line.startswith("keras-minibatch train, its defaults"))
     assert not train.rstrip().endswith("-")  # The command's own start-up and peak memory too.
+    assert any(line.startswith("fastest epochs after the first: lecture loop ") and line.endswith("x") for line in lines)
     assert any(line.startswith("machine: ") and "cores" in line for line in lines)

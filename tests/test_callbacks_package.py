@@ -45,8 +45,9 @@ def test_imports_only_keras_numpy_and_stdlib(path):
 
 @pytest.mark.parametrize("name", callbacks.__all__)
 def test_never_blocks_the_training_loop(name):
-    # A batch hook makes Keras wait for every batch's results (no async dispatch),
-    # unless the callback declares itself async_safe.
+    # On JAX and PyTorch a batch hook turns off Keras' asynchronous dispatch of batch
+    # callbacks, unless the callback declares itself async_safe (TensorFlow runs them all
+    # on the training thread).
     cls = getattr(callbacks, name)
     if getattr(cls, "async_safe", False):
         return

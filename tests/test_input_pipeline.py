@@ -9,7 +9,8 @@ from keras_minibatch.model import build_mlp
 
 
 def rows_and_labels(num_rows):
-    x = np.arange(num_rows * 4, dtype=np.uint8).reshape(num_rows, 2, 2)  # Row i starts with 4 * i.
+    assert num_rows <= 63  # uint8 markers: row i starts with 4 * i.
+    x = np.arange(num_rows * 4, dtype=np.uint8).reshape(num_rows, 2, 2)
     return x, np.arange(num_rows) % 10
 
 
@@ -63,6 +64,19 @@ def test_refuse_what_would_give_no_batches(make, x, y, batch_size):
     kwargs = {"seed": 0} if make is shuffled_epochs else {}
     with pytest.raises(ValueError, match=f"{make.__name__} needs rows, as many labels as inputs and batch_size >= 1; got {len(x)} inputs"):
         make(x, y, batch_size, **kwargs)
+
+
+def test_negative_first_epoch_is_refused():
+    with pytest.raises(ValueError, match="first_epoch >= 0"):
+        shuffled_epochs(*rows_and_labels(4), 2, seed=0, first_epoch=-1)
+
+
+@pytest.mark.parametrize("batch_size", [4, 16])  # Several batches, and all rows in one.
+def test_pipelines_skip_tf_datas_graph_rewrites(batch_size):
+    # Rewriting serializes the pipeline's graph, and the rows with it: a copy of every pixel.
+    x, y = rows_and_labels(10)
+    for dataset in (shuffled_epochs(x, y, batch_size, seed=0)[0], consecutive_batches(x, y, batch_size)[0]):
+        assert dataset.options().experimental_optimization.apply_default_optimizations is False
 
 
 @pytest.mark.parametrize("num_validation", [40, 64, 100])  # Fewer than, exactly and more than one batch.

@@ -55,7 +55,8 @@ def test_epoch_scalars_write_the_optimizers_learning_rate(tmp_path):
 
 
 def test_epoch_scalars_have_no_batch_hook():
-    # A batch hook would make Keras convert every batch's logs on the training thread.
+    # Keras' TensorBoard callback does summary work on every batch; on JAX and PyTorch any
+    # batch hook also turns off Keras' asynchronous dispatch of batch callbacks.
     assert EpochScalars.on_train_batch_end is keras.callbacks.Callback.on_train_batch_end
 
 

@@ -1,0 +1,33 @@
+"""A callback that stops `fit` once SIGTERM has arrived (see `termination`)."""
+
+from __future__ import annotations
+
+import keras
+
+from keras_minibatch.termination import raise_if_terminated
+
+
+class RaiseWhenTerminated(keras.callbacks.Callback):
+    """Raises `termination.Terminated` at the next hook once SIGTERM has arrived.
+
+    A no-op until the command line's SIGTERM handler has run. It catches the
+    rare SIGTERM whose first exception was swallowed before it stopped `fit`.
+    Put it after any callback that saves an epoch, so a finished epoch is kept.
+    """
+
+    async_safe = True  # It only reads a flag; its exception comes back through Keras' futures.
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        raise_if_terminated()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        raise_if_terminated()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_terminated()
+
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        raise_if_terminated()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        raise_if_terminated()
