@@ -83,16 +83,24 @@ def _rows_of(x: Any, y: Any) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensors((tf.convert_to_tensor(x), tf.convert_to_tensor(y))).repeat()
 
 
-def _without_rewrites(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """Turns off `tf.data`'s default graph rewrites, as Keras' pipeline for arrays does.
+def _without_rewrites_or_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """Turns off `tf.data`'s default graph rewrites and its autotuning.
 
-    To rewrite a pipeline `tf.data` serializes its graph when the iterator is
-    made, and with it the arrays of `_rows_of`: a passing copy of every pixel.
+    Rewrites: to rewrite a pipeline `tf.data` serializes its graph when the
+    iterator is made, and with it the arrays of `_rows_of`, a passing copy of
+    every pixel (Keras' pipeline for arrays turns them off too).
+
+    Autotuning: these pipelines have nothing to tune, and deleting an iterator
+    that autotuning has watched for a while can block. In the benchmark, where
+    each epoch's validation iterator lives about 10 s, Keras' `evaluate`
+    stalled for 0.6 to 5 s deleting the previous one (seen with faulthandler in
+    `EpochIterator.reset`) in 2 or 3 epochs out of 7; with autotuning off, in none.
     """
     import tensorflow as tf
 
     options = tf.data.Options()
     options.experimental_optimization.apply_default_optimizations = False
+    options.autotune.enabled = False
     return dataset.with_options(options)
 
 
@@ -132,7 +140,7 @@ def shuffled_epochs(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, batch_
     batches = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order)
     # One gathered batch is made ready while the model trains on the one before.
     dataset = tf.data.Dataset.zip(batches, _rows_of(x, y)).map(lambda rows, xy: (tf.gather(xy[0], rows), tf.gather(xy[1], rows)))
-    return _without_rewrites(dataset.prefetch(1)), -(-num_rows // batch_size)
+    return _without_rewrites_or_autotuning(dataset.prefetch(1)), -(-num_rows // batch_size)
 
 
 def consecutive_batches(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, batch_size: int) -> tuple[tf.data.Dataset, int]:
@@ -161,13 +169,13 @@ def consecutive_batches(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, ba
     if num_batches == 1:
         # All rows in one batch (the usual case with fused super-batches): no function to
         # instantiate for every new iterator, which takes 5 ms per epoch's validation.
-        return _without_rewrites(_rows_of(x, y)), 1
+        return _without_rewrites_or_autotuning(_rows_of(x, y)), 1
 
     def batch(index, xy):
         rows = slice(index * batch_size, (index + 1) * batch_size)
         return xy[0][rows], xy[1][rows]
 
-    return _without_rewrites(tf.data.Dataset.zip(tf.data.Dataset.range(num_batches), _rows_of(x, y)).map(batch).repeat()), num_batches
+    return _without_rewrites_or_autotuning(tf.data.Dataset.zip(tf.data.Dataset.range(num_batches), _rows_of(x, y)).map(batch).repeat()), num_batches
 
 
 def fit_inputs(

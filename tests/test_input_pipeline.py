@@ -72,11 +72,13 @@ def test_negative_first_epoch_is_refused():
 
 
 @pytest.mark.parametrize("batch_size", [4, 16])  # Several batches, and all rows in one.
-def test_pipelines_skip_tf_datas_graph_rewrites(batch_size):
+def test_pipelines_skip_tf_datas_graph_rewrites_and_autotuning(batch_size):
     # Rewriting serializes the pipeline's graph, and the rows with it: a copy of every pixel.
+    # Deleting an iterator that autotuning watched for a while stalled evaluate for seconds.
     x, y = rows_and_labels(10)
     for dataset in (shuffled_epochs(x, y, batch_size, seed=0)[0], consecutive_batches(x, y, batch_size)[0]):
         assert dataset.options().experimental_optimization.apply_default_optimizations is False
+        assert dataset.options().autotune.enabled is False
 
 
 @pytest.mark.parametrize("num_validation", [40, 64, 100])  # Fewer than, exactly and more than one batch.
