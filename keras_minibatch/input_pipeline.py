@@ -17,6 +17,9 @@ makes one validation iterator per epoch. What `fit` computes is unchanged:
   run would have seen.
 - Validation: the same consecutive batches, in the same order, every epoch.
 
+Both keep the rows as they are (no copy: see `_rows_of`) and run without
+`tf.data`'s graph rewrites and autotuning (`_without_rewrites_or_autotuning`).
+
 TensorFlow backend, one process: under a `tf.distribute` strategy hand `fit`
 the arrays (a dataset would be sharded across workers where arrays are not).
 """
@@ -138,8 +141,8 @@ def shuffled_epochs(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, batch_
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     batches = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max).flat_map(epoch_order)
-    # One gathered batch is made ready while the model trains on the one before.
     dataset = tf.data.Dataset.zip(batches, _rows_of(x, y)).map(lambda rows, xy: (tf.gather(xy[0], rows), tf.gather(xy[1], rows)))
+    # prefetch(1): one gathered batch is made ready while the model trains on the one before.
     return _without_rewrites_or_autotuning(dataset.prefetch(1)), -(-num_rows // batch_size)
 
 
@@ -208,8 +211,8 @@ def fit_inputs(
         A `FitInputs`.
 
     Raises:
-        ValueError: for no rows, inputs and labels of different lengths, or a
-            `batch_size` below 1.
+        ValueError: for no rows, inputs and labels of different lengths, a
+            `batch_size` below 1 or a negative `first_epoch`.
     """
     training, steps_per_epoch = shuffled_epochs(x, y, batch_size, seed=seed, first_epoch=first_epoch)
     validation, validation_steps = consecutive_batches(x_validation, y_validation, batch_size)
