@@ -23,7 +23,7 @@ _EXPORTS = {
     "TrainResult": "keras_minibatch.training",
     "train_and_evaluate": "keras_minibatch.training",
     "evaluate_saved_model": "keras_minibatch.evaluation",
-    "prepare_run_dir": "keras_minibatch.rundir",
+    "prepare_run_dir": "keras_minibatch.folder_claim",
     "SearchConfig": "keras_minibatch.search_config",
     "SearchResult": "keras_minibatch.tuning",
     "SearchError": "keras_minibatch.tuning",

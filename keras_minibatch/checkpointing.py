@@ -1,20 +1,28 @@
 """Per-epoch training checkpoints that a killed run resumes from.
 
 After every epoch whose loss and weights are finite, the run folder's
-`checkpoint/` receives the weights with the optimizer state
-(`epoch-NNNN.weights.h5`), early stopping's best weights, and `state.json`: the
+`checkpoint/` receives the model's variables with the optimizer's
+(`epoch-NNNN.variables.npz`), early stopping's best weights, and `state.json`: the
 epoch count, the history so far and early stopping's state. `state.json` is
 written last and atomically, so it is the commit point: a process killed at any
 moment leaves the previous complete checkpoint. A NaN epoch never replaces the
 last good one.
+
+The variables are written by NumPy into memory and then to disk by Python's own
+file calls, so a full disk is one clean `OSError` (HDF5 writing straight to a
+full disk can crash the process). Checkpoints of earlier versions
+(`epoch-NNNN.weights.h5`) still load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +31,9 @@ import keras
 import numpy as np
 
 from keras_minibatch import rundir
+from keras_minibatch.run_files import CHECKPOINT_DIR, STATE_FILE
 from keras_minibatch.rundir import CorruptCheckpointError
 
-CHECKPOINT_DIR = "checkpoint"
-STATE_FILE = "state.json"
 
 
 @dataclasses.dataclass
@@ -46,6 +53,11 @@ class Checkpoint:
     weights_path: Path
     early_stopping: dict[str, Any] | None
     best_weights: list[np.ndarray] | None
+
+
+def _state_variables(model: keras.Model) -> list[Any]:
+    """What a resumed `fit` needs: the model's variables (dropout's seed state too) and the optimizer's."""
+    return [*model.variables, *(model.optimizer.variables if model.optimizer is not None else [])]
 
 
 def weights_are_finite(weights: Sequence[np.ndarray]) -> bool:
@@ -92,17 +104,19 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     def _save(self, epochs_done: int) -> None:
         directory = Path(self.directory)
         directory.mkdir(parents=True, exist_ok=True)
-        weights_name = f"epoch-{epochs_done:04d}.weights.h5"
-        with rundir.atomic_path(directory / weights_name) as temp:
-            self.model.save_weights(temp)
+        weights_name = f"epoch-{epochs_done:04d}.variables.npz"
+        buffer = io.BytesIO()
+        np.savez(buffer, *(keras.ops.convert_to_numpy(variable) for variable in _state_variables(self.model)))
+        rundir.write_bytes_atomic(directory / weights_name, buffer.getvalue())
         best_name = None
         early_stopping_state = None
         if self._early_stopping is not None:
             early_stopping_state = self._early_stopping.get_state()
             if self._early_stopping.best_weights is not None:
                 best_name = f"epoch-{epochs_done:04d}.best.npz"
-                with rundir.atomic_path(directory / best_name) as temp:
-                    np.savez(temp, *self._early_stopping.best_weights)
+                buffer = io.BytesIO()
+                np.savez(buffer, *self._early_stopping.best_weights)
+                rundir.write_bytes_atomic(directory / best_name, buffer.getvalue())
         state = {
             "epochs_done": epochs_done,
             "weights": weights_name,
@@ -113,7 +127,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         rundir.write_json_atomic(directory / STATE_FILE, state)  # The commit point.
         keep = {STATE_FILE, weights_name, best_name}
         for path in directory.iterdir():
-            if path.name.startswith("epoch-") and path.name not in keep:
+            if path.name.startswith("epoch-") and path.name not in keep:  # Older epochs, in either format.
                 path.unlink(missing_ok=True)
 
 
@@ -143,7 +157,7 @@ def load_checkpoint(directory: str | os.PathLike) -> Checkpoint | None:
         try:
             with np.load(best_path, allow_pickle=False) as archive:
                 best_weights = [archive[f"arr_{index}"] for index in range(len(archive.files))]
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise CorruptCheckpointError(f"{str(best_path)!r} is corrupt or missing ({error}); {way_out}.") from error
     return Checkpoint(epochs_done, history, weights_path, state.get("early_stopping"), best_weights)
 
@@ -156,10 +170,24 @@ def restore_weights(model: keras.Model, checkpoint: Checkpoint) -> None:
     """
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
+    way_out = "delete the checkpoint folder to restart from epoch 1, or rerun with --overwrite"
+    path = checkpoint.weights_path
+    if path.name.endswith(".weights.h5"):  # Written by an earlier version.
+        try:
+            model.load_weights(path)
+        except Exception as error:  # h5py and Keras raise many types for a damaged file.
+            raise CorruptCheckpointError(f"{str(path)!r} could not be loaded ({type(error).__name__}: {error}); {way_out}.") from error
+        return
+    variables = _state_variables(model)
     try:
-        model.load_weights(checkpoint.weights_path)
-    except Exception as error:  # h5py and Keras raise many types for a damaged file.
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = [archive[f"arr_{index}"] for index in range(len(archive.files))]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise CorruptCheckpointError(f"{str(path)!r} could not be loaded ({type(error).__name__}: {error}); {way_out}.") from error
+    shapes = [tuple(variable.shape) for variable in variables]
+    if [array.shape for array in arrays] != shapes:
         raise CorruptCheckpointError(
-            f"{str(checkpoint.weights_path)!r} could not be loaded ({type(error).__name__}: {error}); "
-            "delete the checkpoint folder to restart from epoch 1, or rerun with --overwrite."
-        ) from error
+            f"{str(path)!r} holds {len(arrays)} arrays that do not match this model's {len(variables)} variables; {way_out}."
+        )
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)

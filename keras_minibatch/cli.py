@@ -33,6 +33,7 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -43,7 +44,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 from keras_minibatch import config as config_lib
-from keras_minibatch import rundir
+from keras_minibatch import folder_claim, run_files, rundir
 from keras_minibatch import search_config as search_config_lib
 from keras_minibatch import search_dir
 from keras_minibatch.data import DataError, check_source
@@ -60,6 +61,8 @@ EXIT_SIGTERM = 143
 
 # The folder the current command writes, and its argv: for the resume hint after Ctrl-C.
 _RUN_FOLDER: list[str | None] = [None]
+# A default folder this command created: removed again if the command fails before writing into it.
+_CREATED_FOLDER: list[str | None] = [None]
 _ORIGINAL_ARGV: list[list[str] | None] = [None]
 
 _DEFAULTS = config_lib.TrainConfig()
@@ -206,16 +209,25 @@ def _check_distribution_for(command: str, config: config_lib.TrainConfig) -> Non
         raise UsageError(str(error)) from None
 
 
+def _take_workdir(default_name: str) -> str:
+    """Returns `--workdir`, or creates a fresh default folder (atomically: concurrent runs each get their own)."""
+    if _WORKDIR.value:
+        return _WORKDIR.value
+    folder = str(folder_claim.make_default_folder(default_name))
+    _CREATED_FOLDER[0] = folder
+    return folder
+
+
 def _command_train(config: config_lib.TrainConfig) -> int:
     _check_resume_flags()
     _check_distribution_for("train", config)
-    workdir = _WORKDIR.value or str(rundir.default_run_dir(config.dataset))
-    if _RESUME.value:
-        rundir.check_resumable_run(config, workdir)
-    else:
-        rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
+    if _WORKDIR.value:
+        folder_claim.check_folder(_WORKDIR.value, run_files.RUN, overwrite=_OVERWRITE.value, resume=_RESUME.value)
+        if _RESUME.value:
+            rundir.check_resumable_run(config, _WORKDIR.value)
     for spec in config.callbacks:
         parse_callback_spec(spec)
+    workdir = _take_workdir(config.dataset)
     _quiet_tensorflow()
     from keras_minibatch import training  # Imports TensorFlow: only after every check passed.
 
@@ -236,13 +248,22 @@ def _command_evaluate(config: config_lib.TrainConfig) -> int:
     # Score the same test rows the model was held out from: the run's own source and split,
     # unless the user names another source.
     saved = evaluation.read_run_config(model_path) or {}
-    dataset = config.dataset if not flags.FLAGS["dataset"].using_default_value else saved.get("dataset", config.dataset)
+    run_data = config_lib.TrainConfig(dataset=saved["dataset"]).dataset if isinstance(saved.get("dataset"), str) and saved["dataset"] else None
+    explicit = not flags.FLAGS["dataset"].using_default_value
+    dataset = config.dataset if explicit or run_data is None else run_data
     test_fraction = config.test_fraction if not flags.FLAGS["test_fraction"].using_default_value else saved.get("test_fraction", config.test_fraction)
     seed = config.seed if not flags.FLAGS["seed"].using_default_value else saved.get("seed", config.seed)
     check_source(dataset)
+    if run_data is None:
+        whose = "given by --dataset; no config.json beside the model says what it trained on" if explicit else "no config.json beside the model: --dataset's default"
+    elif dataset == run_data:
+        whose = "the run's own data"
+    else:
+        whose = f"given by --dataset, not the run's data: it trained on {run_data}"
+    expected = None if explicit else (evaluation.read_run_data(model_path) or {}).get("test_sha256")
     _quiet_tensorflow()
-    metrics = evaluation.evaluate_saved_model(model_path, dataset=dataset, test_fraction=test_fraction, seed=seed)
-    print(f"model: {model_path}\ndata:  {dataset}")
+    metrics = evaluation.evaluate_saved_model(model_path, dataset=dataset, test_fraction=test_fraction, seed=seed, expected_test_sha256=expected)
+    print(f"model: {model_path}\ndata:  {dataset} ({whose})")
     print("test:  " + "  ".join(f"{name.removeprefix('test_')} {value:.4f}" for name, value in metrics.items()))
     return 0
 
@@ -281,17 +302,15 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
         raise UsageError("--compare runs its searches one after another and cannot be distributed; unset KERASTUNER_ORACLE_IP")
     if distributed and not _WORKDIR.value:
         raise UsageError("a distributed search (KERASTUNER_ORACLE_IP is set) needs --workdir: the search folder of the chief and of every worker")
-    if _COMPARE.value:
-        workdir = _WORKDIR.value or str(rundir.default_run_dir(f"compare-{config.dataset}"))
+    if _COMPARE.value and _WORKDIR.value:
         fingerprint = search_dir.comparison_fingerprint(config, search_config, ("grid", "random", "bayesian"))
-        search_dir.check_comparison_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, fingerprint=fingerprint)
-    else:
-        workdir = _WORKDIR.value or str(rundir.default_run_dir(f"tune-{search_config.tuner}-{config.dataset}"))
-        if not distributed:  # a worker must not judge a folder its chief may be preparing; `search` checks it on the chief
-            search_dir.check_search_dir(workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
-    _RUN_FOLDER[0] = workdir
+        search_dir.check_comparison_dir(_WORKDIR.value, resume=_RESUME.value, overwrite=_OVERWRITE.value, fingerprint=fingerprint)
+    elif _WORKDIR.value and not distributed:  # a worker must not judge a folder its chief may be preparing; `search` checks it on the chief
+        search_dir.check_search_dir(_WORKDIR.value, resume=_RESUME.value, overwrite=_OVERWRITE.value, train_config=config, search_config=search_config)
     for spec in config.callbacks:
         parse_callback_spec(spec)
+    workdir = _take_workdir(f"compare-{config.dataset}" if _COMPARE.value else f"tune-{search_config.tuner}-{config.dataset}")
+    _RUN_FOLDER[0] = workdir
     _quiet_tensorflow()
     from keras_minibatch import tuning  # Imports TensorFlow: only after every check passed.
 
@@ -324,8 +343,9 @@ def _command_compare(config: config_lib.TrainConfig) -> int:
         compare_config.check_budget(budget_epochs, _BUDGET_SECONDS.value)
     except config_lib.ConfigError as error:
         raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
-    workdir = _WORKDIR.value or str(rundir.default_run_dir(f"compare-{config.dataset}"))
-    rundir.check_run_dir_usable(workdir, overwrite=_OVERWRITE.value)
+    if _WORKDIR.value:
+        folder_claim.check_folder(_WORKDIR.value, run_files.BATCH_SIZE_COMPARISON, overwrite=_OVERWRITE.value)
+    workdir = _take_workdir(f"compare-{config.dataset}")
     _RUN_FOLDER[0] = workdir
     _quiet_tensorflow()
     from keras_minibatch import compare  # Imports TensorFlow: only after every check passed.
@@ -426,6 +446,28 @@ def resume_command(argv: Sequence[str], workdir: str) -> str:
 def _main_with_clean_errors(argv: Sequence[str]) -> int:
     reset_termination()
     signal.signal(signal.SIGTERM, handle_sigterm)
+    _RUN_FOLDER[0] = _CREATED_FOLDER[0] = None
+    try:
+        return _run_and_report(argv)
+    finally:
+        if _CREATED_FOLDER[0] is not None:
+            folder_claim.remove_if_unused(_CREATED_FOLDER[0])
+
+
+def _describe_disk_error(error: OSError) -> str | None:
+    """One line for a file the disk refused (full, read-only, no permission), or `None` for other errors."""
+    reasons = {
+        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+        errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+    }
+    if error.errno not in reasons:
+        return None
+    where = f"cannot write {error.filename!r}" if error.filename else "cannot write the run folder"
+    folder = f" {_RUN_FOLDER[0]} keeps every completed epoch or trial;" if _RUN_FOLDER[0] else ""
+    return f"{where}: {reasons[error.errno]};{folder} free space or choose another --workdir, then rerun (with --resume to continue)."
+
+
+def _run_and_report(argv: Sequence[str]) -> int:
     try:
         return main(argv)
     except KeyboardInterrupt as interrupt:
@@ -445,6 +487,11 @@ def _main_with_clean_errors(argv: Sequence[str]) -> int:
         _fail(str(error), EXIT_USAGE)
     except (rundir.RunDirError, FolderLockedError) as error:
         _fail(str(error), EXIT_FAILURE)
+    except OSError as error:
+        message = _describe_disk_error(error)
+        if message is None:
+            raise
+        _fail(message, EXIT_FAILURE)
     return EXIT_FAILURE
 
 

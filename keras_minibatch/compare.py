@@ -24,9 +24,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch import compare_config, rundir
+from keras_minibatch import compare_config, run_files
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for
+from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp_for
 from keras_minibatch.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
@@ -162,33 +163,35 @@ def compare_batch_sizes(
 
     batch_sizes = compare_config.parse_batch_sizes(batch_sizes)
     compare_config.check_budget(budget_epochs, budget_seconds)
-    workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
-    if dataset is None:
-        dataset = load_dataset_for(train_config)
-    x_train, y_train, num_fit = split_for_validation(dataset, train_config)
-    x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
-    x_val, y_val = x_train[num_fit:], y_train[num_fit:]
+    with FolderClaim(workdir, run_files.BATCH_SIZE_COMPARISON, overwrite=overwrite) as claim:
+        workdir = claim.path
+        if dataset is None:
+            dataset = load_dataset_for(train_config)
+        claim.clear_previous()  # An overwritten comparison's files go only now that the data loaded.
+        x_train, y_train, num_fit = split_for_validation(dataset, train_config)
+        x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
+        x_val, y_val = x_train[num_fit:], y_train[num_fit:]
 
-    keras.utils.set_random_seed(train_config.seed)
-    initial_weights = _build_model(train_config, dataset).get_weights()
-    regimes = []
-    for label in batch_sizes:
-        batch_size = compare_config.resolve_batch_size(label, num_fit)
-        name = compare_config.regime_name(batch_size, num_fit)
-        print_fn(f"{name} (batch {batch_size:,}): training for {_describe_budget(budget_epochs, budget_seconds)}")
-        regimes.append(_train_regime(
-            train_config, dataset, initial_weights, label=str(label), name=name, batch_size=batch_size,
-            fit=(x_fit, y_fit), validation=(x_val, y_val),
-            budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
-        ))
-    result = ComparisonResult(
-        regimes=regimes, num_fit_samples=num_fit, num_validation_samples=len(y_val),
-        budget_epochs=budget_epochs, budget_seconds=budget_seconds, workdir=workdir,
-    )
-    result.files = compare_report.write_comparison(result, workdir)
-    print_fn(compare_report.format_table(result))
-    print_fn(f"comparison folder: {workdir}")
-    return result
+        keras.utils.set_random_seed(train_config.seed)
+        initial_weights = _build_model(train_config, dataset).get_weights()
+        regimes = []
+        for label in batch_sizes:
+            batch_size = compare_config.resolve_batch_size(label, num_fit)
+            name = compare_config.regime_name(batch_size, num_fit)
+            print_fn(f"{name} (batch {batch_size:,}): training for {_describe_budget(budget_epochs, budget_seconds)}")
+            regimes.append(_train_regime(
+                train_config, dataset, initial_weights, label=str(label), name=name, batch_size=batch_size,
+                fit=(x_fit, y_fit), validation=(x_val, y_val),
+                budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
+            ))
+        result = ComparisonResult(
+            regimes=regimes, num_fit_samples=num_fit, num_validation_samples=len(y_val),
+            budget_epochs=budget_epochs, budget_seconds=budget_seconds, workdir=workdir,
+        )
+        result.files = compare_report.write_comparison(result, workdir)
+        print_fn(compare_report.format_table(result))
+        print_fn(f"comparison folder: {workdir}")
+        return result
 
 
 def _describe_budget(budget_epochs: int | None, budget_seconds: float | None) -> str:

@@ -10,16 +10,17 @@ import csv
 import io
 from pathlib import Path
 
-from keras_minibatch import rundir
+from keras_minibatch import run_files, rundir
 from keras_minibatch.compare import ComparisonResult, RegimeResult
 
-COMPARISON_CSV = "comparison.csv"
-CURVES_CSV = "curves.csv"
-COMPARISON_JSON = "comparison.json"
+COMPARISON_CSV = run_files.COMPARISON_CSV
+CURVES_CSV = run_files.CURVES_CSV
+COMPARISON_JSON = run_files.COMPARISON_JSON
+_LOSS_VS_EPOCH, _LOSS_VS_UPDATES, _LOSS_VS_SECONDS = run_files.BATCH_SIZE_PLOTS
 PLOTS = {
-    "loss_vs_epoch.png": ("epoch", "epochs"),
-    "loss_vs_updates.png": ("updates", "updates (log scale)"),
-    "loss_vs_seconds.png": ("seconds", "training seconds"),
+    _LOSS_VS_EPOCH: ("epoch", "epochs"),
+    _LOSS_VS_UPDATES: ("updates", "updates (log scale)"),
+    _LOSS_VS_SECONDS: ("seconds", "training seconds"),
 }
 
 # comparison.csv: one row per regime, these columns in this order.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,9 @@ EARLY_STOPPING_MODES = ("auto", "min", "max")
 # tf.distribute strategies `train` can run under: none, MirroredStrategy (local
 # devices), MultiWorkerMirroredStrategy (machines named by TF_CONFIG; multi_worker.py).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
+
+# Data sources known by name; anything else is a path (see `data.load_dataset`).
+SOURCE_NAMES = ("mnist", "digits")
 
 # The lecture's MLP: Flatten 28x28 -> Dense 32 -> 64 -> 128 -> 256 (relu) -> Dense 10 softmax.
 LECTURE_HIDDEN_UNITS = (32, 64, 128, 256)
@@ -94,7 +98,9 @@ class TrainConfig:
 
     Args:
         dataset: A named source (`"digits"`, `"mnist"`) or a path to a `.npz`
-            file or a folder of IDX files. Defaults to `"digits"` (offline).
+            file or a folder of IDX files; a relative path is made absolute
+            against the current folder, so a run names its data wherever it is
+            resumed or scored from. Defaults to `"digits"` (offline).
         test_fraction: Share of the data held out as the test split for sources
             without one of their own. Defaults to `0.2`.
         max_train_samples: Optional cap on training rows (a stratified subsample)
@@ -173,8 +179,13 @@ class TrainConfig:
         # Lists from JSON or flags become tuples, so configs stay hashable and comparable.
         object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
         object.__setattr__(self, "callbacks", tuple(self.callbacks))
+        if isinstance(self.dataset, os.PathLike):
+            object.__setattr__(self, "dataset", os.fspath(self.dataset))
         if not isinstance(self.dataset, str) or not self.dataset:
             raise ConfigError("dataset", self.dataset, "must be a source name or a path")
+        if self.dataset not in SOURCE_NAMES:
+            # A run names its data by absolute path: resumed or scored from another folder, it is the same file.
+            object.__setattr__(self, "dataset", os.path.abspath(os.path.expanduser(self.dataset)))
         check_open_fraction("test_fraction", self.test_fraction)
         if self.max_train_samples is not None:
             check_positive_int("max_train_samples", self.max_train_samples)

@@ -25,9 +25,10 @@ This module never imports TensorFlow or Keras at import time: the CLI calls
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import numbers
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,8 +46,8 @@ from keras_minibatch.data_sources import (
 )
 
 __all__ = [
-    "SOURCE_NAMES", "DataError", "Dataset", "check_source", "load_dataset",
-    "stratified_validation_order",
+    "SOURCE_NAMES", "DataError", "Dataset", "check_source", "data_fingerprint", "load_dataset",
+    "stratified_validation_order", "test_split_fingerprint",
 ]
 
 
@@ -227,6 +228,31 @@ def load_dataset(
 def load_dataset_for(config: "TrainConfig") -> Dataset:
     """Loads `config.dataset` with the config's test fraction, seed and row cap."""
     return load_dataset(config.dataset, test_fraction=config.test_fraction, seed=config.seed, max_train_samples=config.max_train_samples)
+
+
+def _sha256(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
+    """What identifies a dataset's content: source, sizes, shape and a hash of every array.
+
+    A run records it in `config.json` (a resumed run refuses other data) and a
+    search in `search_config.json` (its trials stay comparable).
+    """
+    return {
+        "source": dataset.source, "train_samples": len(dataset.y_train), "test_samples": len(dataset.y_test),
+        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes,
+        "sha256": _sha256(dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test),
+    }
+
+
+def test_split_fingerprint(dataset: Dataset) -> str:
+    """A hash of the test split alone: what `evaluate` checks a run's data against."""
+    return _sha256(dataset.x_test, dataset.y_test)
 
 
 def num_fit_rows(num_samples: int, validation_split: float) -> int:

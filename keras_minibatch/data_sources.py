@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE_NAMES = ("mnist", "digits")
+from keras_minibatch.config import SOURCE_NAMES
 
 _SOURCE_HELP = (
     "use one of: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) "

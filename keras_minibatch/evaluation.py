@@ -11,8 +11,7 @@ import numpy as np
 
 from keras_minibatch.data import DataError  # Imports NumPy too: no start-up cost added.
 
-MODEL_FILE = "model.keras"
-CONFIG_FILE = "config.json"
+from keras_minibatch.run_files import CONFIG_FILE, MODEL_FILE
 
 
 def resolve_model_path(model: str | os.PathLike) -> Path:
@@ -29,15 +28,25 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
     return path
 
 
+def _read_run_record(model_path: str | os.PathLike) -> dict[str, Any]:
+    config_path = Path(model_path).parent / CONFIG_FILE
+    try:
+        record = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def read_run_config(model_path: str | os.PathLike) -> dict[str, Any] | None:
     """Returns the `config` saved beside a model by `train`, or `None` when absent."""
-    config_path = Path(model_path).parent / CONFIG_FILE
-    if not config_path.is_file():
-        return None
-    try:
-        return json.loads(config_path.read_text(encoding="utf-8"))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    config = _read_run_record(model_path).get("config")
+    return config if isinstance(config, dict) else None
+
+
+def read_run_data(model_path: str | os.PathLike) -> dict[str, Any] | None:
+    """Returns the data record (`data.data_fingerprint` and `test_sha256`) saved beside a model, or `None`."""
+    data = _read_run_record(model_path).get("data")
+    return data if isinstance(data, dict) else None
 
 
 def pixels_for(model: Any, x: np.ndarray) -> np.ndarray:
@@ -58,6 +67,7 @@ def evaluate_saved_model(
     test_fraction: float = 0.2,
     seed: int = 0,
     batch_size: int = 256,
+    expected_test_sha256: str | None = None,
 ) -> dict[str, float]:
     """Loads a saved model and scores it once on `dataset`'s test split.
 
@@ -71,20 +81,28 @@ def evaluate_saved_model(
         test_fraction: Test share for sources without a test split. Defaults to `0.2`.
         seed: Seed of the carved test split. Defaults to `0`.
         batch_size: Evaluation batch size. Defaults to `256`.
+        expected_test_sha256: The test split's hash the run recorded
+            (`read_run_data(...)["test_sha256"]`); other data are refused.
+            Defaults to `None` (not checked).
 
     Returns:
         `{"test_loss": ..., "test_accuracy": ...}`.
 
     Raises:
-        DataError: when the model file is missing or unreadable, or the data does
-            not fit the model's input.
+        DataError: when the model file is missing or unreadable, the data does
+            not fit the model's input, or its test split is not the expected one.
     """
     import keras
 
-    from keras_minibatch.data import load_dataset
+    from keras_minibatch.data import load_dataset, test_split_fingerprint
 
     model_path = resolve_model_path(model)
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
+    if expected_test_sha256 is not None and test_split_fingerprint(data) != expected_test_sha256:
+        raise DataError(
+            f"{dataset!r} no longer holds the test split the run in {str(model_path.parent)!r} was trained beside "
+            "(its content changed since); restore the run's data, or pass --dataset to score these data knowingly."
+        )
     try:
         loaded = keras.models.load_model(model_path)
     except Exception as error:  # Keras raises many types for a corrupt file; report one line.

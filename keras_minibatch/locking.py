@@ -1,85 +1,95 @@
-"""One process at a time per run or search folder.
+"""One process at a time per run, search or comparison folder.
 
-A lock file holds the owner's process id. A lock left behind by a process that
-no longer exists (killed with SIGKILL, say) is taken over; a live owner is
-reported by its PID. Standard library only.
+The lock is the operating system's (`fcntl.flock` on `<folder>/.lock`): it is
+held while the process lives and released by the kernel when it dies, however
+it dies, so there is no stale lock to judge and no PID to trust. The file keeps
+the owner's process id only for the message a second process prints. The lock
+file is never deleted: deleting a locked file would let a later process lock a
+new file of the same name while the first still works. Standard library only.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from pathlib import Path
 
-LOCK_FILE = ".lock"
+from keras_minibatch.run_files import LOCK_FILE
+from keras_minibatch.rundir import RunDirError
+
+__all__ = ["LOCK_FILE", "FolderLock", "FolderLockedError", "LockFileError"]
 
 
 class FolderLockedError(RuntimeError):
     """Another live process is using the folder; the message names its PID."""
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # Exists, owned by someone else.
-        return True
-    return True
+class LockFileError(RunDirError):
+    """The lock file cannot be created or opened (a read-only or full disk, say); the message names it."""
 
 
-def _read_pid(path: Path) -> int | None:
+def _owner_description(path: Path) -> str:
     try:
-        return int(path.read_text().strip() or "0") or None
-    except (OSError, ValueError):
-        return None
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        text = ""
+    return f"process {text}" if text.isdigit() and len(text) < 20 else "another process"
 
 
 class FolderLock:
-    """Holds `<folder>/.lock` while a run or search writes the folder.
+    """Holds the OS lock of `<folder>/.lock` while a process writes the folder.
 
-    Use it as a context manager. The lock file is created with `O_EXCL`, so two
-    processes starting at once cannot both win.
+    Use it as a context manager, or call `acquire()` and `release()`.
 
     Args:
-        folder: The run or search folder (must exist).
+        folder: The run, search or comparison folder (must exist).
 
     Raises:
-        FolderLockedError: (on entry) when a live process holds the lock.
+        FolderLockedError: (on entry) when another live process holds the lock.
+        LockFileError: (on entry) when the lock file cannot be opened for writing.
     """
 
     def __init__(self, folder: str | os.PathLike):
         self.path = Path(folder) / LOCK_FILE
-        self._held = False
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object holds the lock."""
+        return self._fd is not None
 
     def acquire(self) -> None:
-        for _ in range(2):
-            try:
-                handle = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = _read_pid(self.path)
-                if owner is not None and owner != os.getpid() and _process_alive(owner):
-                    raise FolderLockedError(
-                        f"{str(self.path.parent)!r} is in use by process {owner}; wait for it to finish "
-                        f"or stop it (a lock from a dead process is taken over automatically)."
-                    ) from None
-                self.path.unlink(missing_ok=True)  # Stale: its owner is gone.
-                continue
-            with os.fdopen(handle, "w") as stream:
-                stream.write(f"{os.getpid()}\n")
-            self._held = True
+        if self._fd is not None:
             return
-        raise FolderLockedError(f"could not take the lock {str(self.path)!r}; another process keeps recreating it.")
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # The umask applies.
+        except OSError as error:
+            raise LockFileError(
+                f"cannot lock --workdir {str(self.path.parent)!r}: cannot create {str(self.path)!r} ({error.strerror}); "
+                "make the folder writable, or choose another --workdir."
+            ) from error
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            os.close(fd)
+            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise FolderLockedError(
+                    f"{str(self.path.parent)!r} is in use by {_owner_description(self.path)}; wait for it to finish, "
+                    "stop it, or choose another folder."
+                ) from None
+            raise LockFileError(f"cannot lock {str(self.path)!r} ({error.strerror}).") from error
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        except OSError:
+            pass  # The PID is only for the message; a full disk must not stop the lock.
+        self._fd = fd
 
     def release(self) -> None:
-        if self._held:
-            try:
-                if _read_pid(self.path) == os.getpid():
-                    self.path.unlink()
-            except OSError as error:
-                if error.errno != errno.ENOENT:
-                    raise
-            self._held = False
+        if self._fd is not None:
+            os.close(self._fd)  # Closing the last descriptor releases the flock.
+            self._fd = None
 
     def __enter__(self) -> "FolderLock":
         self.acquire()

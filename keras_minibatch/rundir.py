@@ -17,19 +17,17 @@ import json
 import math
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from keras_minibatch.run_files import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, MARKER_FILE, METRICS_FILE, STATE_FILE, is_temporary
+
 if TYPE_CHECKING:
     from keras_minibatch.config import TrainConfig
 
 DEFAULT_RUNS_ROOT = "runs"
-# Files of a run folder that decide whether it can be resumed.
-CONFIG_FILE = "config.json"
-METRICS_FILE = "metrics.json"
 
 
 class RunDirError(RuntimeError):
@@ -41,10 +39,10 @@ class CorruptCheckpointError(RunDirError):
 
 
 def default_run_dir(name: str, *, root: str | os.PathLike = DEFAULT_RUNS_ROOT, now: datetime.datetime | None = None) -> Path:
-    """Returns a fresh timestamped folder path under `root`, e.g. `runs/20261128-093000-digits`.
+    """Returns a timestamped folder path under `root`, e.g. `runs/20261128-093000-digits`.
 
-    A numeric suffix is added when that folder already exists, so two runs started in
-    the same second never share a folder.
+    A numeric suffix is added when that folder already exists. Only a name:
+    `folder_claim.make_default_folder` creates it, atomically, for a run.
     """
     stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).name or name).strip("_.") or "run"
@@ -56,50 +54,6 @@ def default_run_dir(name: str, *, root: str | os.PathLike = DEFAULT_RUNS_ROOT, n
     return candidate
 
 
-def prepare_run_dir(workdir: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Creates `workdir`, refusing to reuse a non-empty one unless `overwrite`.
-
-    Args:
-        workdir: The run folder.
-        overwrite: Whether to delete an existing non-empty folder's contents.
-            Defaults to `False`.
-
-    Returns:
-        The folder as a `Path`.
-
-    Raises:
-        RunDirError: if the folder holds files and `overwrite` is false, if the path
-            is a file, or if it cannot be created.
-    """
-    path = Path(workdir)
-    if path.exists() and not path.is_dir():
-        raise RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if path.is_dir() and any(path.iterdir()):
-        if not overwrite:
-            raise RunDirError(
-                f"--workdir {str(path)!r} already holds a run; pass --overwrite to replace it, "
-                "or choose another folder (the default is a fresh one under runs/)."
-            )
-        shutil.rmtree(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunDirError(f"cannot create --workdir {str(path)!r}: {error.strerror or error}.") from error
-    return path
-
-
-def check_run_dir_usable(workdir: str | os.PathLike, *, overwrite: bool = False) -> None:
-    """Does the checks of `prepare_run_dir` without creating or deleting anything."""
-    path = Path(workdir)
-    if path.exists() and not path.is_dir():
-        raise RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise RunDirError(
-            f"--workdir {str(path)!r} already holds a run; pass --overwrite to replace it, "
-            "or choose another folder (the default is a fresh one under runs/)."
-        )
-
-
 def _describe_os_error(path: Path, error: OSError) -> str:
     reasons = {
         errno.ENOSPC: "the disk is full",
@@ -109,7 +63,10 @@ def _describe_os_error(path: Path, error: OSError) -> str:
         errno.EDQUOT: "the disk quota is exceeded",
     }
     reason = reasons.get(error.errno, error.strerror or str(error))
-    return f"cannot write {str(path)!r}: {reason}; the previous version, if any, is unchanged."
+    return (
+        f"cannot write {str(path)!r}: {reason}; the previous version, if any, is unchanged. "
+        "Free space or make it writable, then rerun (a run or search continues with --resume)."
+    )
 
 
 @contextlib.contextmanager
@@ -133,6 +90,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise RunDirError(_describe_os_error(target, error)) from error
     temp = Path(temp_name)
     try:
+        os.chmod(temp, _file_mode())  # mkstemp makes 0600; files of a run follow the umask like any other.
         yield temp
         os.replace(temp, target)
     except OSError as error:
@@ -140,6 +98,29 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def _file_mode() -> int:
+    """The mode `open()` would give a new file under the current umask."""
+    try:  # Linux tells the umask without changing it (os.umask would, for every thread).
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file and an atomic rename."""
+    with atomic_path(path) as temp:
+        with open(temp, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
@@ -188,7 +169,10 @@ def write_history_csv_atomic(path: str | os.PathLike, history: Mapping[str, Sequ
 def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Path:
     """Checks that `workdir` holds an unfinished run of this same configuration.
 
-    Only `epochs` may differ (to train a run further than first planned).
+    Only `epochs` may differ, and only upward of the epochs already done (to
+    train a run further than first planned); every other setting, the data
+    path included, must be the run's. The data's content is compared once it
+    is loaded (`training.train_and_evaluate`).
 
     Raises:
         RunDirError: naming what differs, or why there is nothing to resume.
@@ -198,7 +182,7 @@ def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Pa
     path = Path(workdir)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
-        if path.is_dir() and all(entry.name == ".lock" for entry in path.iterdir()):
+        if path.is_dir() and all(entry.name in (LOCK_FILE, MARKER_FILE) or is_temporary(entry.name) for entry in path.iterdir()):
             return path  # Killed before its first write: nothing to keep, start afresh.
         raise RunDirError(f"--workdir {str(path)!r} holds no run to resume ({CONFIG_FILE} is missing); drop --resume to start one.")
     try:
@@ -211,4 +195,19 @@ def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Pa
         raise RunDirError(f"--workdir {str(path)!r} was made by a different configuration ({changes}); resume with the same flags, or pass --overwrite.")
     if (path / METRICS_FILE).is_file():
         raise RunDirError(f"--workdir {str(path)!r} holds a finished run ({METRICS_FILE} exists); nothing to resume.")
+    epochs_done = _epochs_done(path / CHECKPOINT_DIR / STATE_FILE)
+    if epochs_done is not None and config.epochs < epochs_done:
+        raise RunDirError(
+            f"--epochs={config.epochs} is fewer than the {epochs_done} epochs the run in {str(path)!r} has done; "
+            f"resume with --epochs={epochs_done} or more."
+        )
     return path
+
+
+def _epochs_done(state_path: Path) -> int | None:
+    """The epochs a checkpoint records, or `None` (no checkpoint, or one `load_checkpoint` will report as damaged)."""
+    try:
+        epochs_done = json.loads(state_path.read_text(encoding="utf-8"))["epochs_done"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return epochs_done if isinstance(epochs_done, int) and not isinstance(epochs_done, bool) else None

@@ -22,20 +22,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import rundir
+from keras_minibatch import folder_claim, run_files, rundir
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.locking import LOCK_FILE
+from keras_minibatch.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
 from keras_minibatch.search_config import SearchConfig
 
 __all__ = [
     "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir",
-    "comparison_fingerprint", "config_fingerprint", "prepare_search_dir",
+    "comparison_fingerprint", "config_fingerprint",
 ]
 
-SEARCH_CONFIG_FILE = "search_config.json"
-TUNER_PROJECT = "tuner"  # KerasTuner's project folder inside a search folder.
-TRIALS_LIST = "trials.json"
-COMPARISON_CONFIG_FILE = "comparison_config.json"
 _PARTS = (("objective", "objective"), ("search_space", "search space"), ("data", "data"), ("train_config", "training settings"))
 
 
@@ -98,7 +94,7 @@ def check_search_dir(
     if resume and overwrite:
         raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the search in the folder, overwrite deletes it; pass one of them")
     path = Path(workdir)
-    record_path = _record_to_resume(path, SEARCH_CONFIG_FILE, "a search", resume=resume, overwrite=overwrite)
+    record_path = _record_to_resume(path, run_files.SEARCH, SEARCH_CONFIG_FILE, resume=resume, overwrite=overwrite)
     if record_path is None:
         return None
     record = _read_state_json(record_path)
@@ -109,30 +105,23 @@ def check_search_dir(
     return record
 
 
-def _record_to_resume(path: Path, record_file: str, what: str, *, continue_what: str = "it", resume: bool, overwrite: bool) -> Path | None:
-    """Returns the saved record of the `what` in `path` to resume, or `None` when the folder is free.
-
-    Free: missing, empty, holding only the lock of a run killed before its first
-    write, or about to be overwritten.
+def _record_to_resume(path: Path, kind: str, record_file: str, *, resume: bool, overwrite: bool) -> Path | None:
+    """Returns the saved record of the `kind` folder `path` to resume, or `None` when the folder starts afresh.
 
     Raises:
-        RunDirError: when `path` is a file, holds files without `resume`, or
-            holds files but no `record_file`.
+        RunDirError: as `folder_claim.check_folder`, or when a resumed folder
+            holds no `record_file`.
     """
-    if path.exists() and not path.is_dir():
-        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    if overwrite or not (path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir())):
-        return None
+    folder_claim.check_folder(path, kind, resume=resume, overwrite=overwrite)
     if not resume:
-        raise rundir.RunDirError(
-            f"--workdir {str(path)!r} already holds {what}; pass --resume to continue {continue_what}, "
-            "--overwrite to replace it, or choose another folder."
-        )
+        return None
     record_path = path / record_file
     if not record_path.is_file():
+        if not folder_claim.folder_holds_files(path):
+            return None  # Killed before its first write: start afresh.
         raise rundir.RunDirError(
-            f"--workdir {str(path)!r} holds files but no {record_file}, so it is not {what} to resume; "
-            "pass --overwrite to replace it, or choose another folder."
+            f"--workdir {str(path)!r} holds files but no {record_file}, so it is not a {kind} to resume; "
+            "choose another folder."
         )
     return record_path
 
@@ -148,19 +137,8 @@ def _read_state_json(path: Path) -> Any:
     except (OSError, ValueError) as error:
         raise rundir.CorruptCheckpointError(
             f"{str(path)!r} is corrupt ({error}), so the search cannot be resumed from it; pass --overwrite "
-            f"to start the search again (the trials finished so far are listed in {TRIALS_LIST})."
+            f"to start the search again (the trials finished so far are listed in {TRIALS_JSON})."
         ) from error
-
-
-def prepare_search_dir(workdir: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> Path:
-    """Creates `workdir`, or empties it for `overwrite`; a resumed folder is kept as it is.
-
-    Call `check_search_dir` first.
-    """
-    path = Path(workdir)
-    if resume and path.is_dir():
-        return path
-    return rundir.prepare_run_dir(path, overwrite=overwrite)
 
 
 def comparison_fingerprint(train_config: TrainConfig, search_config: SearchConfig, strategies: Sequence[str]) -> dict[str, Any]:
@@ -195,7 +173,7 @@ def check_comparison_dir(
     if resume and overwrite:
         raise ConfigError("resume", resume, "cannot be combined with --overwrite: resume continues the comparison in the folder, overwrite deletes it; pass one of them")
     path = Path(workdir)
-    record_path = _record_to_resume(path, COMPARISON_CONFIG_FILE, "a strategy comparison", continue_what="the strategy comparison in it", resume=resume, overwrite=overwrite)
+    record_path = _record_to_resume(path, run_files.STRATEGY_COMPARISON, COMPARISON_CONFIG_FILE, resume=resume, overwrite=overwrite)
     if record_path is None:
         return
     saved = _read_state_json(record_path)

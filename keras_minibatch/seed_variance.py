@@ -23,7 +23,7 @@ from typing import Any
 
 import keras
 
-from keras_minibatch import rundir
+from keras_minibatch import run_files, rundir
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data import Dataset, load_dataset_for
 from callbacks import StopOnNonFiniteLoss
@@ -32,11 +32,12 @@ from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp_for
 from keras_minibatch.search_config import OBJECTIVES
 from keras_minibatch.training import split_for_validation
-from keras_minibatch.tuning import SearchResult, data_fingerprint
+from keras_minibatch.data import data_fingerprint
+from keras_minibatch.tuning import SearchResult
 
 __all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
 
-SEED_VARIANCE_FILE = "seed_variance.json"
+SEED_VARIANCE_FILE = run_files.SEED_VARIANCE_FILE
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -197,9 +198,9 @@ def seed_variance_report(
     if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 2:
         raise ValueError(f"`num_seeds` ({num_seeds!r}) must be an integer >= 2; a spread needs at least two runs.")
     workdir = search.workdir if isinstance(search, SearchResult) else Path(search)
-    saved = _read_json(workdir / "search_config.json", "is it a search folder?")
-    best = _read_json(workdir / "best_hyperparameters.json", "the search has not finished (no winner yet)")
-    trials = _read_json(workdir / "trials.json", "the search has not finished (no trial table)")
+    saved = _read_json(workdir / run_files.SEARCH_CONFIG_FILE, "is it a search folder?")
+    best = _read_json(workdir / run_files.BEST_HYPERPARAMETERS_FILE, "the search has not finished (no winner yet)")
+    trials = _read_json(workdir / run_files.TRIALS_JSON, "the search has not finished (no trial table)")
     train_config = TrainConfig.from_dict(saved["train_config"])
     if dataset is None:
         dataset = load_dataset_for(train_config)

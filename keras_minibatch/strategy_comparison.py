@@ -51,9 +51,10 @@ from typing import Any
 
 import keras_tuner
 
-from keras_minibatch import plots, rundir
+from keras_minibatch import plots, run_files, rundir
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.data import Dataset, load_dataset
+from keras_minibatch.data import Dataset, load_dataset_for
+from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.search_config import TUNERS, SearchConfig
 from keras_minibatch.search_dir import (
     COMPARISON_CONFIG_FILE,
@@ -65,9 +66,9 @@ from keras_minibatch.tuning import SearchResult, search
 __all__ = ["COMPARISON_CSV", "COMPARISON_JSON", "COMPARISON_PLOT", "STRATEGIES", "ComparisonResult", "compare_search_strategies", "grid_size"]
 
 STRATEGIES = ("grid", "random", "bayesian")
-COMPARISON_CSV = "comparison.csv"
-COMPARISON_JSON = "comparison.json"
-COMPARISON_PLOT = "comparison.png"
+COMPARISON_CSV = run_files.COMPARISON_CSV
+COMPARISON_JSON = run_files.COMPARISON_JSON
+COMPARISON_PLOT = run_files.COMPARISON_PLOT
 
 
 @dataclasses.dataclass
@@ -217,52 +218,53 @@ def compare_search_strategies(
         raise ConfigError("strategies", strategies, f"must name distinct tuners, at least one, from: {', '.join(TUNERS)}")
     fingerprint = comparison_fingerprint(train_config, search_config, strategies)
     check_comparison_dir(workdir, resume=resume, overwrite=overwrite, fingerprint=fingerprint)
-    path = Path(workdir)
-    if not (resume and path.is_dir()):
-        path = rundir.prepare_run_dir(path, overwrite=overwrite)
-    rundir.write_json_atomic(path / COMPARISON_CONFIG_FILE, {**fingerprint, "max_trials": search_config.max_trials})
-    if dataset is None:
-        dataset = load_dataset(train_config.dataset, test_fraction=train_config.test_fraction, seed=train_config.seed, max_train_samples=train_config.max_train_samples)
-    say = print_fn if verbose else (lambda line: None)
+    with FolderClaim(workdir, run_files.STRATEGY_COMPARISON, overwrite=overwrite, resume=resume) as claim:
+        path = claim.path
+        check_comparison_dir(path, resume=resume, overwrite=overwrite, fingerprint=fingerprint)  # Again, under the lock.
+        if dataset is None:
+            dataset = load_dataset_for(train_config)
+        claim.clear_previous()  # An overwritten comparison's files go only now that the data loaded.
+        rundir.write_json_atomic(path / COMPARISON_CONFIG_FILE, {**fingerprint, "max_trials": search_config.max_trials})
+        say = print_fn if verbose else (lambda line: None)
 
-    notes: list[str] = []
-    configs = {strategy: search_config.replace(tuner=strategy) for strategy in strategies}
-    if "bayesian" in configs and search_config.num_initial_points is None:
-        configs["bayesian"] = configs["bayesian"].replace(num_initial_points=max(2, search_config.max_trials // 4))
+        notes: list[str] = []
+        configs = {strategy: search_config.replace(tuner=strategy) for strategy in strategies}
+        if "bayesian" in configs and search_config.num_initial_points is None:
+            configs["bayesian"] = configs["bayesian"].replace(num_initial_points=max(2, search_config.max_trials // 4))
+            notes.append(
+                f"bayesian: {configs['bayesian'].num_initial_points} random trials (the same as random search's first ones), then "
+                "guided by its Gaussian process; KerasTuner's default would be 3 per hyperparameter, more than this budget."
+            )
+        searches: dict[str, SearchResult] = {}
+        for strategy, config in configs.items():
+            say(f"== {strategy} search ==")
+            searches[strategy] = search(train_config, config, path / strategy, dataset=dataset, resume=resume and (path / strategy).is_dir(), retrain_winner=False, verbose=verbose, print_fn=print_fn)
+        if "grid" in searches:
+            notes.extend(_grid_notes(searches["grid"], search_config.max_trials))
+        bayesian_flag = f" (bayesian also --num_initial_points={configs['bayesian'].num_initial_points})" if "bayesian" in configs else ""
         notes.append(
-            f"bayesian: {configs['bayesian'].num_initial_points} random trials (the same as random search's first ones), then "
-            "guided by its Gaussian process; KerasTuner's default would be 3 per hyperparameter, more than this budget."
+            "test split: not scored (strategies are compared on validation scores). To score one strategy's winner once, resume "
+            f"its search with retraining: keras-minibatch tune --tuner=STRATEGY --workdir={path}/STRATEGY --resume and the same "
+            f"flags{bayesian_flag}."
         )
-    searches: dict[str, SearchResult] = {}
-    for strategy, config in configs.items():
-        say(f"== {strategy} search ==")
-        searches[strategy] = search(train_config, config, path / strategy, dataset=dataset, resume=resume, retrain_winner=False, verbose=verbose, print_fn=print_fn)
-    if "grid" in searches:
-        notes.extend(_grid_notes(searches["grid"], search_config.max_trials))
-    bayesian_flag = f" (bayesian also --num_initial_points={configs['bayesian'].num_initial_points})" if "bayesian" in configs else ""
-    notes.append(
-        "test split: not scored (strategies are compared on validation scores). To score one strategy's winner once, resume "
-        f"its search with retraining: keras-minibatch tune --tuner=STRATEGY --workdir={path}/STRATEGY --resume and the same "
-        f"flags{bayesian_flag}."
-    )
 
-    objectives = {name: [row["objective"] for row in result.trials] for name, result in searches.items()}
-    best = {name: _best_so_far(values, search_config.direction) for name, values in objectives.items()}
-    table = _format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
-    num_rows = max(search_config.max_trials, *(len(values) for values in objectives.values()))
-    _write_csv(path / COMPARISON_CSV, objectives, best, num_rows)
-    plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
-    rundir.write_json_atomic(path / COMPARISON_JSON, {
-        "objective": search_config.objective, "direction": search_config.direction, "max_trials": search_config.max_trials,
-        "objectives": objectives, "best_so_far": best, "table": table, "notes": notes,
-        "winners": {name: {"trial_id": result.best_trial_id, "value": next(row["objective"] for row in result.trials if row["trial_id"] == result.best_trial_id),
-                           "hyperparameters": result.best_hyperparameters} for name, result in searches.items()},
-    })
-    say(table)
-    for note in notes:
-        say(note)
-    say(f"comparison folder: {path} ({COMPARISON_CSV}, {COMPARISON_PLOT})")
-    return ComparisonResult(
-        objective=search_config.objective, direction=search_config.direction, max_trials=search_config.max_trials,
-        objectives=objectives, best_so_far=best, searches=searches, table=table, notes=notes, workdir=path,
-    )
+        objectives = {name: [row["objective"] for row in result.trials] for name, result in searches.items()}
+        best = {name: _best_so_far(values, search_config.direction) for name, values in objectives.items()}
+        table = _format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
+        num_rows = max(search_config.max_trials, *(len(values) for values in objectives.values()))
+        _write_csv(path / COMPARISON_CSV, objectives, best, num_rows)
+        plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
+        rundir.write_json_atomic(path / COMPARISON_JSON, {
+            "objective": search_config.objective, "direction": search_config.direction, "max_trials": search_config.max_trials,
+            "objectives": objectives, "best_so_far": best, "table": table, "notes": notes,
+            "winners": {name: {"trial_id": result.best_trial_id, "value": next(row["objective"] for row in result.trials if row["trial_id"] == result.best_trial_id),
+                               "hyperparameters": result.best_hyperparameters} for name, result in searches.items()},
+        })
+        say(table)
+        for note in notes:
+            say(note)
+        say(f"comparison folder: {path} ({COMPARISON_CSV}, {COMPARISON_PLOT})")
+        return ComparisonResult(
+            objective=search_config.objective, direction=search_config.direction, max_trials=search_config.max_trials,
+            objectives=objectives, best_so_far=best, searches=searches, table=table, notes=notes, workdir=path,
+        )

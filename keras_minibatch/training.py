@@ -14,28 +14,29 @@ import keras
 import numpy as np
 
 import callbacks as minibatch_callbacks
-from keras_minibatch import multi_worker, plots, report, rundir
+from keras_minibatch import multi_worker, plots, report, run_files, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset_for, num_fit_rows, stratified_validation_order
+from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
 from keras_minibatch.epoch_scalars import EpochScalars
+from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.input_pipeline import fit_inputs
 from keras_minibatch.model import build_mlp_for, count_parameters
-from keras_minibatch.locking import FolderLock
 from keras_minibatch.plugins import load_callback
+# File names inside a run folder (defined in run_files); other modules and tests read them here too.
+from keras_minibatch.run_files import (
+    CONFIG_FILE,
+    CONFUSION_MATRIX_PLOT,
+    EPOCH_LOG_FILE,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    LEARNING_CURVES_PLOT,
+    METRICS_FILE,
+    MODEL_FILE,
+    TENSORBOARD_DIR,
+)
 from keras_minibatch.termination_callback import RaiseWhenTerminated
-
-# File names inside a run folder; other modules (evaluate, tests) read them.
-MODEL_FILE = "model.keras"
-CONFIG_FILE = rundir.CONFIG_FILE
-HISTORY_CSV = "history.csv"
-HISTORY_JSON = "history.json"
-METRICS_FILE = rundir.METRICS_FILE
-EPOCH_LOG_FILE = "epochs.jsonl"
-TENSORBOARD_DIR = "tensorboard"
-LEARNING_CURVES_PLOT = "learning_curves.png"
-CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 
 
 @dataclasses.dataclass
@@ -194,14 +195,28 @@ def train_and_evaluate(
     """
     if resume and overwrite:
         raise ValueError("`resume` and `overwrite` exclude each other: resume continues the run, overwrite deletes it.")
-    if resume:
-        workdir = rundir.check_resumable_run(config, workdir)
-    else:
-        workdir = rundir.prepare_run_dir(workdir, overwrite=overwrite)
-    with FolderLock(workdir):
+    # The folder is locked before anything in it changes; an overwritten run's files go only once the new data loaded.
+    with FolderClaim(workdir, run_files.RUN, overwrite=overwrite, resume=resume) as claim:
+        if resume:
+            rundir.check_resumable_run(config, claim.path)
         return _train_in_folder(
-            config, workdir, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
+            config, claim.path, claim=claim, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
             verbose=verbose, progress_bar=progress_bar, progress_interval=progress_interval, print_fn=print_fn,
+        )
+
+
+def _check_same_data(workdir: Path, fingerprint: dict[str, Any]) -> None:
+    """Refuses to resume a run on data other than those it trained on (by content, not only by path)."""
+    try:
+        recorded = json.loads((workdir / CONFIG_FILE).read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError, AttributeError):
+        return  # `check_resumable_run` has read it already; a run from before data fingerprints has none.
+    if isinstance(recorded, dict) and recorded.get("sha256") not in (None, fingerprint["sha256"]):
+        raise rundir.RunDirError(
+            f"--dataset {fingerprint['source']!r} does not hold the data the run in {str(workdir)!r} trained on "
+            f"({recorded.get('source')!r}, {recorded.get('train_samples')} training and {recorded.get('test_samples')} test rows, "
+            f"sha256 {str(recorded.get('sha256'))[:12]}...; now {fingerprint['train_samples']} and {fingerprint['test_samples']} rows, "
+            f"sha256 {fingerprint['sha256'][:12]}...); resume with the run's data, or start a new run."
         )
 
 
@@ -209,6 +224,7 @@ def _train_in_folder(
     config: TrainConfig,
     workdir: Path,
     *,
+    claim: FolderClaim,
     dataset: Dataset | None,
     extra_callbacks: Sequence[keras.callbacks.Callback],
     resume: bool,
@@ -222,6 +238,10 @@ def _train_in_folder(
     checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
     if dataset is None:
         dataset = load_dataset_for(config)
+    data_record = {**data_fingerprint(dataset), "test_sha256": test_split_fingerprint(dataset)}
+    if resume:
+        _check_same_data(workdir, data_record)
+    claim.clear_previous()  # An overwritten run's files go only now that the new run's data loaded.
     x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
     # The rows `validation_split` would take (the last ones), handed to `fit` as tensors
     # of their own: given NumPy arrays, `fit` copies them into tensors and keeps both
@@ -251,7 +271,7 @@ def _train_in_folder(
     )
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
     trainable, non_trainable = count_parameters(model)
-    rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "versions": library_versions()})
+    rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "data": data_record, "versions": library_versions()})
     if verbose:
         header = report.format_run_header(
             config,

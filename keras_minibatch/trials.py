@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import rundir
+from keras_minibatch import run_files, rundir
 from keras_minibatch.search_config import OBJECTIVES
 
 __all__ = [
@@ -33,8 +33,8 @@ __all__ = [
     "format_trials_table", "summarize_failures", "write_hparams_experiment",
 ]
 
-TRIALS_JSON = "trials.json"
-TRIALS_CSV = "trials.csv"
+TRIALS_JSON = run_files.TRIALS_JSON
+TRIALS_CSV = run_files.TRIALS_CSV
 # KerasTuner's exception type prefixes a failure message's last line; ours is the reason.
 _FAILED_TRIAL_PREFIX = "keras_tuner.src.errors.FailedTrialError: "
 _SPACE_ORDER = ("num_layers", "units", "activation", "dropout", "optimizer", "learning_rate", "batch_size")

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -58,12 +57,12 @@ import keras_tuner
 import numpy as np
 
 from callbacks import StopOnNonFiniteLoss
-from keras_minibatch import report, rundir, training
+from keras_minibatch import report, run_files, rundir, training
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.data import Dataset, load_dataset_for
+from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
 from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
-from keras_minibatch.locking import FolderLock
+from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp_for
 from keras_minibatch.plugins import load_callback
@@ -74,7 +73,6 @@ from keras_minibatch.search_dir import (
     check_same_search,
     check_search_dir,
     config_fingerprint,
-    prepare_search_dir,
 )
 from keras_minibatch.termination_callback import RaiseWhenTerminated
 from keras_minibatch.trials import (
@@ -92,9 +90,9 @@ from keras_minibatch.tuners import (
 
 __all__ = ["SearchError", "SearchResult", "data_fingerprint", "load_tuner", "search"]
 
-BEST_HYPERPARAMETERS_FILE = "best_hyperparameters.json"
-TENSORBOARD_DIR = training.TENSORBOARD_DIR
-WINNER_RUN = "winner"
+BEST_HYPERPARAMETERS_FILE = run_files.BEST_HYPERPARAMETERS_FILE
+TENSORBOARD_DIR = run_files.TENSORBOARD_DIR
+WINNER_RUN = run_files.WINNER_RUN
 # What the HParams dashboard shows per trial (each trial's metrics at its best epoch).
 HPARAMS_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss", "seconds")
 
@@ -144,17 +142,6 @@ class SearchResult:
     def failure_summary(self) -> str:
         """`"1 of 3 trials failed: <reason> (trial 2)"`, or `""`."""
         return summarize_failures(self.trials)
-
-
-def data_fingerprint(dataset: Dataset) -> dict[str, Any]:
-    """The data part of a search folder's fingerprint (`search_dir`): sizes, source, a hash."""
-    digest = hashlib.sha256()
-    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    return {
-        "source": dataset.source, "train_samples": len(dataset.y_train), "test_samples": len(dataset.y_test),
-        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "sha256": digest.hexdigest(),
-    }
 
 
 def _strategy(train_config: TrainConfig) -> Any:
@@ -270,10 +257,11 @@ def search(
         quiet_condition_protos()
     if role == "worker":
         return _work_for_chief(train_config, search_config, workdir, dataset=dataset, say=say, print_fn=print_fn if verbose else None)
-    saved = check_search_dir(workdir, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
-    path = prepare_search_dir(workdir, resume=resume, overwrite=overwrite)
+    check_search_dir(workdir, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
     # One process at a time per search folder (a distributed search's workers share it: they never get here).
-    with FolderLock(path):
+    with FolderClaim(workdir, run_files.SEARCH, overwrite=overwrite, resume=resume) as claim:
+        path = claim.path
+        saved = check_search_dir(path, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
         for spec in train_config.callbacks:
             load_callback(spec)  # a broken plug-in fails now, not once per trial
         if dataset is None:
@@ -281,6 +269,7 @@ def search(
         fingerprint = {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)}
         if saved is not None:
             check_same_search(saved.get("fingerprint", {}), fingerprint, path)
+        claim.clear_previous()  # Only now that the new search's flags and data passed their checks.
         rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
             "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
             "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),

@@ -137,8 +137,8 @@ def test_a_live_owner_keeps_the_folder_and_a_dead_one_is_taken_over(tmp_path):
     ("damage", "message"),
     [
         (lambda folder: (folder / "state.json").write_text("{not json"), "state.json' is corrupt"),
-        (lambda folder: next(folder.glob("*.weights.h5")).write_bytes(b"truncated"), "could not be loaded"),
-        (lambda folder: next(folder.glob("*.weights.h5")).unlink(), "is missing"),
+        (lambda folder: next(folder.glob("*.variables.npz")).write_bytes(b"truncated"), "could not be loaded"),
+        (lambda folder: next(folder.glob("*.variables.npz")).unlink(), "is missing"),
     ],
     ids=["state", "weights", "missing-weights"],
 )

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from keras_minibatch import rundir
+from keras_minibatch import run_files, rundir
+from keras_minibatch.folder_claim import check_folder
 
 
 def test_default_run_dir_is_fresh_and_timestamped(tmp_path):
@@ -22,24 +23,11 @@ def test_default_run_dir_slugs_a_path_source(tmp_path):
     assert path.name.endswith("-mnist-t10k")
 
 
-def test_existing_run_is_refused_without_overwrite(tmp_path):
-    (tmp_path / "model.keras").write_text("precious")
-    with pytest.raises(rundir.RunDirError, match="--overwrite"):
-        rundir.prepare_run_dir(tmp_path)
-    assert (tmp_path / "model.keras").read_text() == "precious"
-
-
-def test_overwrite_empties_the_folder(tmp_path):
-    (tmp_path / "old.txt").write_text("old")
-    path = rundir.prepare_run_dir(tmp_path, overwrite=True)
-    assert list(path.iterdir()) == []
-
-
 def test_a_file_is_not_a_run_folder(tmp_path):
     target = tmp_path / "file"
     target.write_text("x")
     with pytest.raises(rundir.RunDirError, match="is a file"):
-        rundir.check_run_dir_usable(target)
+        check_folder(target, run_files.RUN)
 
 
 def test_json_is_strict_and_nan_becomes_null(tmp_path):
