@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import keras
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
+
+from keras_minibatch import rundir
 
 
 class DeferredCheckpoint(keras.callbacks.Callback):
@@ -19,7 +23,9 @@ class DeferredCheckpoint(keras.callbacks.Callback):
     the same `SaveBestEpoch` (its `best_value` carries over between a trial's
     executions, as KerasTuner intends), copies the weights in memory instead, and
     writes the file once when `fit` ends. A `fit` killed part-way writes nothing;
-    its trial is run again on resume.
+    its trial is run again on resume. The file is written by HDF5 into a scratch
+    folder and copied into the search folder by Python (HDF5 writing straight to
+    a full disk can crash the process; a copy fails with one `RunDirError`).
 
     Args:
         checkpoint: The `SaveBestEpoch` KerasTuner made for this trial.
@@ -51,7 +57,13 @@ class DeferredCheckpoint(keras.callbacks.Callback):
         final = self.model.get_weights()
         self.model.set_weights(self._weights)
         try:
-            self.checkpoint._save_model()  # KerasTuner's own writer (and its multi-worker handling)
+            # Where KerasTuner's `SaveBestEpoch._save_model` writes; trials never run under a
+            # multi-worker strategy here (`tuning` refuses it), so its chief-only logic is not needed.
+            target = Path(self.checkpoint.filepath)
+            with tempfile.TemporaryDirectory() as scratch:
+                local = Path(scratch) / target.name
+                self.model.save_weights(local)
+                rundir.write_bytes_atomic(target, local.read_bytes())
         finally:
             self.model.set_weights(final)
         self._weights = None

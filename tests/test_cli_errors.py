@@ -61,6 +61,7 @@ def test_bad_input_is_one_line_naming_the_flag(run_cli, args, expected):
 
 
 def test_existing_workdir_is_refused(run_cli, tmp_path):
+    (tmp_path / "config.json").write_text('{"config": {}}')  # a run folder from before markers
     (tmp_path / "model.keras").write_text("precious")
     code, _, err = run_cli("train", f"--workdir={tmp_path}")
     assert code == 1

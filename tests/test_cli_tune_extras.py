@@ -36,9 +36,9 @@ def test_bad_tune_flags_are_refused_in_one_line(args, env, expected):
 
 
 def test_a_comparison_folder_is_refused_without_resume_or_overwrite(tmp_path):
-    (tmp_path / "old.txt").write_text("taken")
+    (tmp_path / "comparison_config.json").write_text("{}")
     result = run_cli("tune", "--compare", f"--workdir={tmp_path}", timeout=60)
-    assert result.returncode == 1 and "pass --resume to continue the strategy comparison" in result.stderr
+    assert result.returncode == 1 and "already holds a strategy comparison; pass --resume to continue it" in result.stderr
 
 
 @pytest.mark.integration

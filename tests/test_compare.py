@@ -145,7 +145,7 @@ def test_seconds_budget_stops_every_regime_on_time(by_seconds):
 
 def test_a_used_workdir_is_refused(by_epochs):
     result, _ = by_epochs
-    with pytest.raises(RunDirError, match="already holds a run"):
+    with pytest.raises(RunDirError, match="already holds a batch size comparison"):
         compare_batch_sizes(TINY, "32", result.workdir, budget_epochs=1, budget_seconds=None)
 
 

@@ -61,8 +61,8 @@ def offline(*args, **kwargs):
 
 def test_all_is_pinned():
     assert sorted(data.__all__) == sorted(
-        ["SOURCE_NAMES", "DataError", "Dataset", "check_source", "load_dataset",
-         "stratified_validation_order"]
+        ["SOURCE_NAMES", "DataError", "Dataset", "check_source", "data_fingerprint", "load_dataset",
+         "stratified_validation_order", "test_split_fingerprint"]
     )
     assert data.SOURCE_NAMES == ("mnist", "digits")
 

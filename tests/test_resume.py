@@ -15,7 +15,7 @@ import pytest
 
 from keras_minibatch import TrainConfig, train_and_evaluate
 from keras_minibatch.checkpointing import load_checkpoint
-from keras_minibatch.locking import FolderLock, FolderLockedError
+from keras_minibatch.locking import FolderLock
 from keras_minibatch.rundir import CorruptCheckpointError, RunDirError
 from keras_minibatch.training import DivergenceError
 
@@ -51,7 +51,8 @@ def test_resumed_run_is_bit_identical_to_the_uninterrupted_one(tmp_path, early_s
     with pytest.raises(KeyboardInterrupt):
         train_and_evaluate(config, tmp_path / "cut", verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
     assert load_checkpoint(tmp_path / "cut" / "checkpoint").epochs_done == 2
-    assert not (tmp_path / "cut" / ".lock").exists()
+    with FolderLock(tmp_path / "cut") as lock:  # the interrupted run's lock went with it
+        assert lock.held
     resumed = train_and_evaluate(config, tmp_path / "cut", resume=True, verbose=0)
     assert resumed.history == whole.history
     assert resumed.test_metrics == whole.test_metrics
@@ -117,20 +118,6 @@ def test_divergence_stops_with_epoch_and_batch_and_keeps_the_last_good_checkpoin
     assert load_checkpoint(tmp_path / "checkpoint").epochs_done == 2
     history = json.loads((tmp_path / "history.json").read_text())
     assert history["loss"][2] is None  # NaN, kept for inspection as JSON null
-
-
-def test_a_live_owner_keeps_the_folder_and_a_dead_one_is_taken_over(tmp_path):
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (tmp_path / ".lock").write_text(f"{sleeper.pid}\n")
-        with pytest.raises(FolderLockedError, match=f"in use by process {sleeper.pid}"):
-            FolderLock(tmp_path).acquire()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    with FolderLock(tmp_path):  # its owner is gone now: stale, taken over
-        assert (tmp_path / ".lock").read_text().strip() == str(os.getpid())
-    assert not (tmp_path / ".lock").exists()
 
 
 @pytest.mark.parametrize(
@@ -245,13 +232,18 @@ def test_a_second_process_on_a_busy_search_folder_is_refused(tmp_path, finished_
 
     workdir = tmp_path / "s"
     shutil.copytree(finished_search, workdir)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    sleeper = subprocess.Popen(  # holds the folder's lock, as a running search would
+        [sys.executable, "-c", "import sys, time; from keras_minibatch.locking import FolderLock; "
+         "FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)", str(workdir)],
+        stdout=subprocess.PIPE, text=True,
+    )
     try:
-        (workdir / ".lock").write_text(f"{sleeper.pid}\n")
+        assert sleeper.stdout.readline().strip() == "held"
         result = subprocess.run([sys.executable, "-m", "keras_minibatch", *TUNE_FLAGS, "--max_trials=3", f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=120)
     finally:
         sleeper.kill()
         sleeper.wait()
+        sleeper.stdout.close()
     assert result.returncode == 1
     assert f"in use by process {sleeper.pid}" in result.stderr and len(result.stderr.splitlines()) == 1
     assert len(json.loads((workdir / "trials.json").read_text())) == 2  # nothing ran twice

@@ -107,7 +107,7 @@ def test_resuming_a_finished_comparison_runs_no_more_trials(comparison, digits):
 
 
 def test_existing_folder_is_refused_without_resume_or_overwrite(comparison, digits):
-    with pytest.raises(RunDirError, match="pass --resume to continue the strategy comparison"):
+    with pytest.raises(RunDirError, match="already holds a strategy comparison; pass --resume to continue it"):
         compare_search_strategies(TrainConfig(**TINY_TRAIN), SearchConfig(**SMALL_SPACE), comparison.result.workdir, dataset=digits, verbose=0)
 
 

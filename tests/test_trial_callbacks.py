@@ -10,6 +10,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
+from keras_minibatch import rundir
 from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.epoch_scalars import EpochScalars
 
@@ -71,8 +72,8 @@ def _checkpoint_pair(tmp_path):
 def test_deferred_checkpoint_writes_the_best_epochs_weights_once_at_the_end(tmp_path, monkeypatch):
     target, deferred, model = _checkpoint_pair(tmp_path)
     saves = []
-    original_save = SaveBestEpoch._save_model
-    monkeypatch.setattr(SaveBestEpoch, "_save_model", lambda self: (saves.append(1), original_save(self)))
+    original_write = rundir.write_bytes_atomic
+    monkeypatch.setattr(rundir, "write_bytes_atomic", lambda *args: (saves.append(1), original_write(*args)))
     deferred.on_train_begin()
     best = None
     for epoch, score in enumerate([0.5, 0.7, 0.6]):

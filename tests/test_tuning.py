@@ -181,7 +181,7 @@ def test_tuner_directory_reloads_with_keras_tuners_own_api(random_run):
 
 
 def test_existing_folder_is_refused_without_resume_or_overwrite(random_run, digits):
-    with pytest.raises(RunDirError, match="already holds a search; pass --resume to continue it, --overwrite to replace it"):
+    with pytest.raises(RunDirError, match="already holds a search; pass --resume to continue it, pass --overwrite to replace it"):
         search(TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), random_run.result.workdir, dataset=digits, verbose=0)
 
 
@@ -450,9 +450,10 @@ def test_search_where_every_trial_fails_raises_with_the_reasons(tmp_path, digits
 
 
 def test_overwrite_replaces_what_the_folder_held(tmp_path, digits):
-    (tmp_path / "old.txt").write_text("an earlier run")
+    (tmp_path / "search_config.json").write_text("{}")  # an earlier search's files
+    (tmp_path / "trials.csv").write_text("an earlier search")
     result = search(TrainConfig(**{**TINY_TRAIN, "epochs": 1}), SearchConfig(tuner="random", **{**TINY_SPACE, "max_trials": 1}), tmp_path, dataset=digits, overwrite=True, verbose=0)
-    assert not (tmp_path / "old.txt").exists()
+    assert "an earlier search" not in (tmp_path / "trials.csv").read_text()
     assert len(result.trials) == 1
 
 
