@@ -43,6 +43,7 @@ every trial put bare numbers among the trial lines).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 from typing import Any
@@ -51,6 +52,7 @@ import keras
 import keras_tuner
 from keras_tuner.src.distribute import utils as kerastuner_distribute
 
+from keras_minibatch import rundir
 from keras_minibatch.config import ConfigError
 from keras_minibatch.search_config import SearchConfig
 
@@ -176,6 +178,15 @@ class CappedHyperbandOracle(_OracleHooks, keras_tuner.oracles.HyperbandOracle):
         self.max_trials = max_trials
 
 
+class SearchStorageError(rundir.RunDirError, keras_tuner.errors.FatalError):
+    """A file of the search could not be written (a full or read-only disk): the search stops.
+
+    KerasTuner records a trial that raises as failed and goes on to the next, which
+    a refusing disk would fail the same way; as a `FatalError` this stops the search
+    with the trial unfinished, so `--resume` runs it again once the disk has room.
+    """
+
+
 class _TrialHooks:
     """Mixin for a KerasTuner `Tuner`: reports each trial to `recorder`, if set."""
 
@@ -196,6 +207,16 @@ class _TrialHooks:
             self.recorder.trial_began(trial)
 
     def run_trial(self, trial, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._run_recorded_trial(trial, *args, **kwargs)
+        except rundir.RunDirError as error:
+            raise SearchStorageError(str(error)) from error
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise
+            raise SearchStorageError(f"cannot write {error.filename or 'the search folder'!r}: {error.strerror}; free space, then rerun with --resume.") from error
+
+    def _run_recorded_trial(self, trial, *args: Any, **kwargs: Any) -> Any:
         if hasattr(self.hypermodel, "begin_trial"):
             self.hypermodel.begin_trial()  # seeds and log folders count executions from 0
         if self.recorder is None:

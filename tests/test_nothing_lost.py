@@ -226,3 +226,16 @@ def test_a_read_only_run_folder_is_one_line_for_resume_and_overwrite(small_disk)
         result = run_cli("train", "--dataset=digits", "--epochs=2", *TINY, f"--workdir={workdir}", flag)
         assert_one_clean_line(result, 1, "Read-only file system")
     assert snapshot(workdir) == before
+
+
+def test_a_full_disk_stops_a_search_and_resume_reruns_the_unfinished_trial(small_disk):
+    remount(small_disk, "size=400k")  # two trials' files fit, the third trial's checkpoint does not
+    workdir = small_disk / "search"
+    args = ("tune", "--dataset=digits", "--max_trials=3", "--epochs=2", "--hidden_units=16", f"--workdir={workdir}")
+    result = run_cli(*args)
+    assert_one_clean_line(result, 1, "the disk is full", str(workdir))
+    remount(small_disk, "size=32m")
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    trials = json.loads((workdir / "trials.json").read_text())
+    assert [trial["status"] for trial in trials] == ["COMPLETED"] * 3  # none lost as "failed"
