@@ -124,7 +124,6 @@ def check_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False,
     if not names:
         return  # Empty, or left by a process killed before its first write.
     found = folder_kind(path)
-    foreign = [name for name in names if name not in run_files.NAMES_BY_KIND.get(found or kind, ())]
     if found is None:
         raise RunDirError(
             f"--workdir {shown!r} holds files keras-minibatch did not write ({_names(names)}); "
@@ -134,6 +133,7 @@ def check_folder(path: str | os.PathLike, kind: str, *, overwrite: bool = False,
         raise RunDirError(f"--workdir {shown!r} holds a {found}, not a {kind}; choose another folder.")
     if resume:
         return  # A user's notes beside the run are left alone; the caller checks the run itself.
+    foreign = [name for name in names if name not in run_files.NAMES_BY_KIND[kind]]
     if overwrite:
         if foreign:
             raise RunDirError(
