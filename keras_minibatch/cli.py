@@ -341,6 +341,7 @@ def _command_compare(config: config_lib.TrainConfig) -> int:
     try:
         batch_sizes = compare_config.parse_batch_sizes(_BATCH_SIZES.value)
         compare_config.check_budget(budget_epochs, _BUDGET_SECONDS.value)
+        compare_config.check_train_config(config)
     except config_lib.ConfigError as error:
         raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
     if _WORKDIR.value:

@@ -26,10 +26,9 @@ import numpy as np
 
 from keras_minibatch import compare_config, run_files
 from keras_minibatch.config import TrainConfig
+from keras_minibatch.core import Trainer
 from keras_minibatch.data import Dataset, load_dataset_for
 from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp_for
 from keras_minibatch.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
 from keras_minibatch.training import split_for_validation
 
@@ -163,6 +162,7 @@ def compare_batch_sizes(
 
     batch_sizes = compare_config.parse_batch_sizes(batch_sizes)
     compare_config.check_budget(budget_epochs, budget_seconds)
+    compare_config.check_train_config(train_config)
     with FolderClaim(workdir, run_files.BATCH_SIZE_COMPARISON, overwrite=overwrite) as claim:
         workdir = claim.path
         if dataset is None:
@@ -172,15 +172,13 @@ def compare_batch_sizes(
         x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
         x_val, y_val = x_train[num_fit:], y_train[num_fit:]
 
-        keras.utils.set_random_seed(train_config.seed)
-        initial_weights = _build_model(train_config, dataset).get_weights()
         regimes = []
         for label in batch_sizes:
             batch_size = compare_config.resolve_batch_size(label, num_fit)
             name = compare_config.regime_name(batch_size, num_fit)
             print_fn(f"{name} (batch {batch_size:,}): training for {_describe_budget(budget_epochs, budget_seconds)}")
             regimes.append(_train_regime(
-                train_config, dataset, initial_weights, label=str(label), name=name, batch_size=batch_size,
+                train_config, dataset, label=str(label), name=name, batch_size=batch_size,
                 fit=(x_fit, y_fit), validation=(x_val, y_val),
                 budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
             ))
@@ -200,29 +198,27 @@ def _describe_budget(budget_epochs: int | None, budget_seconds: float | None) ->
     return " or ".join(parts)
 
 
-def _build_model(config: TrainConfig, dataset: Dataset) -> keras.Model:
-    return build_mlp_for(config, dataset.input_shape, dataset.num_classes)
-
-
 def _train_regime(
-    config: TrainConfig, dataset: Dataset, initial_weights: list[np.ndarray], *, label: str, name: str,
+    config: TrainConfig, dataset: Dataset, *, label: str, name: str,
     batch_size: int, fit: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
     budget_epochs: int | None, budget_seconds: float | None, print_fn: Callable[[str], Any],
 ) -> RegimeResult:
     x_fit, y_fit = fit
     num_fit = len(y_fit)
-    keras.utils.set_random_seed(config.seed)
-    model = _build_model(config, dataset)
-    fit_batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit)
-    fit_batch_size = min(fit_batch_size, num_fit)
+    # Every regime's model starts from the same weights: the core seeds each build with `config.seed`.
+    trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, batch_size=batch_size, epoch_rows=num_fit)
+    model, fit_batch_size = trainer.model, trainer.fit_batch_size
+    # The clock times the updates alone: no early stopping, plug-ins or guards run inside its budget.
+    bare = {"early_stopping": False, "plugins": False, "guards": False}
 
     # Trace (and XLA-compile) every shape `fit` will see, a full batch and the short
     # last one, then put back the starting weights and optimizer state: the clock
     # measures updates, not compilation.
+    initial_weights = model.get_weights()
     model.optimizer.build(model.trainable_variables)
     optimizer_state = [variable.numpy() for variable in model.optimizer.variables]
     num_warmup = min(num_fit, fit_batch_size + num_fit % fit_batch_size)
-    model.fit(x_fit[:num_warmup], y_fit[:num_warmup], batch_size=fit_batch_size, epochs=1, shuffle=False, verbose=0)
+    trainer.train((x_fit[:num_warmup], y_fit[:num_warmup]), epochs=1, **bare)
     model.set_weights(initial_weights)
     for variable, value in zip(model.optimizer.variables, optimizer_state):
         variable.assign(value)
@@ -238,11 +234,8 @@ def _train_regime(
             f"{point.seconds:.1f}s  val_loss {point.val_loss:.4f}  val_accuracy {point.val_accuracy:.4f}"
         ),
     )
-    keras.utils.set_random_seed(config.seed)  # Every regime shuffles from the same seed.
-    model.fit(
-        x_fit, y_fit, batch_size=fit_batch_size, epochs=budget_epochs or UNBOUNDED_EPOCHS,
-        shuffle=True, callbacks=[clock], verbose=0,
-    )
+    keras.utils.set_random_seed(config.seed)  # Every regime's dropout draws from the same seed (the core seeds the order).
+    trainer.train((x_fit, y_fit), epochs=budget_epochs or UNBOUNDED_EPOCHS, extra_callbacks=[clock], **bare)
     test_loss, test_accuracy = _score(model, dataset.x_test, dataset.y_test)  # The one look at the test split.
     updates_per_epoch = math.ceil(num_fit / batch_size)
     seconds_per_update = clock.seconds / clock.updates

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Union
 
-from keras_minibatch.config import ConfigError
+from keras_minibatch.config import ConfigError, TrainConfig
 
 # The word for "every training row in one batch" (full-batch gradient descent).
 FULL_BATCH = "full"
@@ -102,3 +102,20 @@ def regime_name(batch_size: int, num_fit_samples: int) -> str:
     if batch_size == 1:
         return "SGD"
     return "mini-batch"
+
+
+def check_train_config(config: TrainConfig) -> None:
+    """Refuses the training settings a comparison cannot honour.
+
+    Raises:
+        ConfigError: for early stopping (every regime trains for the same
+            budget), plug-in callbacks (they would run inside the clock that
+            times the updates) or `distribution="multi_worker"` (one process
+            trains every regime).
+    """
+    if config.early_stopping:
+        raise ConfigError("early_stopping", True, "cannot be used with compare: every regime trains for the same budget; drop it")
+    if config.callbacks:
+        raise ConfigError("callbacks", list(config.callbacks), "cannot be used with compare: its clock times the updates alone; use them with train or tune")
+    if config.distribution == "multi_worker":
+        raise ConfigError("distribution", config.distribution, "must be none or mirrored for compare: one process trains every regime")

@@ -113,5 +113,6 @@ def evaluate_saved_model(
             f"--dataset {dataset!r} has images of shape {tuple(data.input_shape)}, "
             f"but the model expects {expected_shape}; use the data it was trained on."
         )
-    scores = loaded.evaluate(pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size, verbose=0, return_dict=True)
-    return {f"test_{name}": float(value) for name, value in scores.items()}
+    from keras_minibatch.core import score_test_split
+
+    return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size)

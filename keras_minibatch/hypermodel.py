@@ -27,19 +27,14 @@ from typing import Any
 import keras
 import keras_tuner
 
-from callbacks import StopOnNonFiniteLoss
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-import callbacks as minibatch_callbacks
 from keras_minibatch.config import TrainConfig
+from keras_minibatch.core import Trainer
 from keras_minibatch.data import num_fit_rows
 from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
-from keras_minibatch.epoch_scalars import EpochScalars
-from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.model import build_mlp
-from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
-from keras_minibatch.termination_callback import RaiseWhenTerminated
 
 __all__ = ["MLPHyperModel", "RequireObjective", "train_config_for"]
 
@@ -198,47 +193,61 @@ class MLPHyperModel(keras_tuner.HyperModel):
         )
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, trial_logdir: str | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), **kwargs: Any) -> keras.callbacks.History:
-        """Fits `model` with the trial's batch size; a NaN or infinite loss fails the trial.
+        """Fits `model` through the training core with the trial's batch size; a NaN or infinite loss fails the trial.
 
         Args:
             hp: The trial's hyperparameters.
             model: The model `build` returned.
-            *args: `fit` arguments (the reordered training arrays).
+            *args: `x` and `y`, the reordered training rows (KerasTuner passes
+                `tuner.search`'s arguments on).
             trial_logdir: Folder for this trial's TensorBoard logs; each execution
                 writes to `execution<k>` inside it. Defaults to `None` (no logs).
             callbacks: KerasTuner's callbacks for this execution.
-            **kwargs: More `fit` arguments (`epochs`, `validation_split`, ...).
+            **kwargs: `x`, `y`, `epochs`, `validation_split` (Keras' meaning: the
+                last rows), `shuffle` (always on) and `verbose`.
 
         Returns:
-            The `History` of `fit`.
+            A `History` whose `history` holds the per-epoch metrics.
 
         Raises:
             keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite.
+            ValueError: for a `fit` argument the training core does not take.
         """
-        guard = StopOnNonFiniteLoss()
-        callbacks = [DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks]
-        fit_callbacks = [*callbacks, guard, RequireObjective(self.search_config.objective), RaiseWhenTerminated()]
+        x, y, epochs, validation_split, verbose = _fit_arguments(args, kwargs)
+        num_fit = num_fit_rows(len(y), validation_split)
         execution, self._fits = self._fits, self._fits + 1
-        if trial_logdir is not None:
-            fit_callbacks.append(EpochScalars(os.path.join(trial_logdir, f"execution{execution}")))
-        config = self.train_config
-        if config.early_stopping:
-            fit_callbacks.append(minibatch_callbacks.EarlyStopping(
-                monitor=config.early_stopping_monitor, min_delta=config.early_stopping_min_delta,
-                patience=config.early_stopping_patience, mode=config.early_stopping_mode,
-                restore_best_weights=config.restore_best_weights, verbose=0,
-            ))
-        fit_callbacks.extend(load_callback(spec) for spec in config.callbacks)
-        batch_size = self.batch_size(hp)
-        if config.distribution == "none":  # `steps_per_execution` mini-batches per compiled call.
-            epoch_rows = num_fit_rows(len(args[0] if args else kwargs["x"]), kwargs.get("validation_split", 0.0))
-            batch_size = fuse_train_steps(model, batch_size=batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=epoch_rows)
-        history = model.fit(*args, batch_size=batch_size, callbacks=fit_callbacks, **kwargs)
-        if guard.stop_reason:
-            raise keras_tuner.errors.FailedTrialError(guard.stop_reason)
+        trainer = Trainer(self.train_config, model=model, batch_size=self.batch_size(hp), epoch_rows=num_fit, seed=self.train_config.seed + execution)
+        outcome = trainer.train(
+            (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs,
+            tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
+            extra_callbacks=[
+                *(DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks),
+                RequireObjective(self.search_config.objective),
+            ],
+            verbose=verbose,
+        )
+        if outcome.divergence:
+            raise keras_tuner.errors.FailedTrialError(outcome.divergence)
+        history = keras.callbacks.History()
+        history.history = outcome.history
         return history
 
     def begin_trial(self) -> None:
         """Restarts execution numbering; the tuner calls it before each trial's first build."""
         self._builds = 0
         self._fits = 0
+
+
+_FIT_KEYWORDS = ("x", "y", "epochs", "validation_split", "shuffle", "verbose")
+
+
+def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, int, float, int]:
+    """Reads `tuner.search`'s `fit` arguments: `(x, y, epochs, validation_split, verbose)`."""
+    unknown = sorted(set(kwargs) - set(_FIT_KEYWORDS))
+    if unknown or len(args) > 2:
+        raise ValueError(
+            f"MLPHyperModel.fit takes x, y and the keywords {', '.join(_FIT_KEYWORDS)}; got {', '.join(unknown) or f'{len(args)} positional arguments'}. "
+            "The training core chooses batches, shuffling and validation rows itself."
+        )
+    values = dict(zip(("x", "y"), args), **kwargs)
+    return values["x"], values["y"], int(values.get("epochs", 1)), float(values.get("validation_split", 0.0)), int(values.get("verbose", 0))

@@ -48,18 +48,19 @@ class FitInputs:
 
     x: tf.data.Dataset
     steps_per_epoch: int
-    validation_data: tf.data.Dataset
-    validation_steps: int
+    validation_data: tf.data.Dataset | None
+    validation_steps: int | None
 
     def fit_arguments(self) -> dict[str, Any]:
         """Returns the keyword arguments of `fit` that feed it these rows."""
-        return {
+        arguments = {
             "x": self.x,
             "steps_per_epoch": self.steps_per_epoch,
-            "validation_data": self.validation_data,
-            "validation_steps": self.validation_steps,
             "shuffle": False,  # The training dataset shuffles every epoch itself.
         }
+        if self.validation_data is not None:
+            arguments.update(validation_data=self.validation_data, validation_steps=self.validation_steps)
+        return arguments
 
 
 def _check_rows(name: str, x: Any, y: Any, batch_size: int) -> int:
@@ -184,8 +185,8 @@ def consecutive_batches(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, ba
 def fit_inputs(
     x: np.ndarray | tf.Tensor,
     y: np.ndarray | tf.Tensor,
-    x_validation: np.ndarray | tf.Tensor,
-    y_validation: np.ndarray | tf.Tensor,
+    x_validation: np.ndarray | tf.Tensor | None,
+    y_validation: np.ndarray | tf.Tensor | None,
     *,
     batch_size: int,
     seed: int,
@@ -201,8 +202,8 @@ def fit_inputs(
     Args:
         x: The training inputs, rows first.
         y: The training labels.
-        x_validation: The held-out inputs.
-        y_validation: The held-out labels.
+        x_validation: The held-out inputs, or `None` (no validation).
+        y_validation: The held-out labels, or `None`.
         batch_size: Rows per batch, training and validation.
         seed: Seeds every epoch's order.
         first_epoch: The (0-based) epoch `fit` starts at (its `initial_epoch`).
@@ -215,5 +216,7 @@ def fit_inputs(
             `batch_size` below 1 or a negative `first_epoch`.
     """
     training, steps_per_epoch = shuffled_epochs(x, y, batch_size, seed=seed, first_epoch=first_epoch)
+    if x_validation is None:
+        return FitInputs(training, steps_per_epoch, None, None)
     validation, validation_steps = consecutive_batches(x_validation, y_validation, batch_size)
     return FitInputs(training, steps_per_epoch, validation, validation_steps)

@@ -21,18 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from keras_minibatch import run_files, rundir
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset, load_dataset_for
-from callbacks import StopOnNonFiniteLoss
-from keras_minibatch.hypermodel import train_config_for
-from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp_for
+from keras_minibatch.core import Trainer
+from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
+from keras_minibatch.hypermodel import RequireObjective, train_config_for
 from keras_minibatch.search_config import OBJECTIVES
 from keras_minibatch.training import split_for_validation
-from keras_minibatch.data import data_fingerprint
 from keras_minibatch.tuning import SearchResult
 
 __all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
@@ -93,20 +88,19 @@ def seed_variance(
     x_train, y_train, num_fit = split_for_validation(dataset, train_config)
     runs = []
     for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        model = build_mlp_for(config, dataset.input_shape, dataset.num_classes)
-        fit_batch_size = fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit)
-        guard = StopOnNonFiniteLoss()
-        history = model.fit(
-            x_train, y_train, batch_size=fit_batch_size, epochs=config.epochs,
-            validation_split=config.validation_split, shuffle=True, verbose=0, callbacks=[guard],
-        ).history
-        if guard.stop_reason:
-            raise ValueError(f"seed {seed}: {guard.stop_reason}; these hyperparameters do not train reliably.")
-        scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
+        # Trained as a trial is (`MLPHyperModel.fit`): the same core, callbacks and rows; only the seed differs.
+        trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=num_fit, seed=seed)
+        outcome = trainer.train(
+            (x_train[:num_fit], y_train[:num_fit]), (x_train[num_fit:], y_train[num_fit:]), epochs=config.epochs,
+            extra_callbacks=[RequireObjective(objective)],
+        )
+        if outcome.divergence:
+            raise ValueError(f"seed {seed}: {outcome.divergence}; these hyperparameters do not train reliably.")
+        scores = trainer.score_test_split(dataset.x_test, dataset.y_test)
+        history = outcome.history
         runs.append({
             "seed": seed, objective: float(pick(history[objective])), "val_accuracy": float(history["val_accuracy"][-1]),
-            "test_accuracy": float(scores["accuracy"]), "test_loss": float(scores["loss"]),
+            "test_accuracy": scores["test_accuracy"], "test_loss": scores["test_loss"],
         })
 
     summary: dict[str, Any] = {"objective": objective, "seeds": seeds, "runs": runs}

@@ -1,4 +1,4 @@
-"""Trains the MLP with `model.fit`, scores the test split once, and saves the run."""
+"""`train_and_evaluate`: a run folder, its data, the training core (`core.Trainer`), the saved run."""
 
 from __future__ import annotations
 
@@ -13,17 +13,14 @@ from typing import Any
 import keras
 import numpy as np
 
-import callbacks as minibatch_callbacks
-from keras_minibatch import multi_worker, plots, report, run_files, rundir
-from keras_minibatch.checkpointing import CHECKPOINT_DIR, TrainingCheckpoint, load_checkpoint, restore_weights, weights_are_finite
+from keras_minibatch import plots, report, run_files, rundir
+from keras_minibatch.checkpointing import CHECKPOINT_DIR, load_checkpoint
 from keras_minibatch.config import TrainConfig
+# `make_strategy` and `make_early_stopping` lived here first; they are the core's now.
+from keras_minibatch.core import FitOutcome, Trainer, make_early_stopping, make_strategy  # noqa: F401
 from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
-from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.input_pipeline import fit_inputs
-from keras_minibatch.model import build_mlp_for, count_parameters
-from keras_minibatch.plugins import load_callback
+from keras_minibatch.model import count_parameters
 # File names inside a run folder (defined in run_files); other modules and tests read them here too.
 from keras_minibatch.run_files import (
     CONFIG_FILE,
@@ -36,7 +33,6 @@ from keras_minibatch.run_files import (
     MODEL_FILE,
     TENSORBOARD_DIR,
 )
-from keras_minibatch.termination_callback import RaiseWhenTerminated
 
 
 @dataclasses.dataclass
@@ -79,18 +75,6 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def make_strategy(distribution: str) -> Any:
-    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`."""
-    import tensorflow as tf
-
-    if distribution == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if distribution == "multi_worker":
-        multi_worker.check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
 def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
     """Orders the training rows so Keras' `validation_split` (which takes the *last*
     rows) holds out a seeded, stratified sample.
@@ -115,20 +99,6 @@ def _to_tensor(array: np.ndarray) -> Any:
 
 class DivergenceError(RuntimeError):
     """The loss or the weights became NaN or infinite; the last good checkpoint is kept."""
-
-
-def make_early_stopping(config: TrainConfig) -> minibatch_callbacks.EarlyStopping | None:
-    """Returns the run's early stopping callback, or `None` when it is off."""
-    if not config.early_stopping:
-        return None
-    return minibatch_callbacks.EarlyStopping(
-        monitor=config.early_stopping_monitor,
-        min_delta=config.early_stopping_min_delta,
-        patience=config.early_stopping_patience,
-        mode=config.early_stopping_mode,
-        restore_best_weights=config.restore_best_weights,
-        verbose=0,
-    )
 
 
 def _keep_epoch_log_lines(path: Path, epochs_done: int) -> None:
@@ -233,8 +203,6 @@ def _train_in_folder(
     progress_interval: float,
     print_fn: Callable[[str], Any],
 ) -> TrainResult:
-    strategy = make_strategy(config.distribution)
-    keras.utils.set_random_seed(config.seed)
     checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
     if dataset is None:
         dataset = load_dataset_for(config)
@@ -242,120 +210,72 @@ def _train_in_folder(
     if resume:
         _check_same_data(workdir, data_record)
     claim.clear_previous()  # An overwritten run's files go only now that the new run's data loaded.
-    x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
-    # The rows `validation_split` would take (the last ones), handed to `fit` as tensors
-    # of their own: given NumPy arrays, `fit` copies them into tensors and keeps both
-    # for the whole run, and Keras' own split of a tensor copies it again. Dropping the
-    # NumPy rows here (`dataset` keeps none) leaves the pixels in memory once while
-    # `fit` runs: 47 MB less for 60,000 MNIST images (a caller's own arrays stay theirs).
-    fit_x, validation_x = _to_tensor(x_train[:num_fit_samples]), _to_tensor(x_train[num_fit_samples:])
-    y_fit, y_validation = y_train[:num_fit_samples], y_train[num_fit_samples:]
-    # From here on `dataset` has no training rows (zero-row arrays keep the image
-    # shape): they are `fit_x`/`y_fit` and `validation_x`/`y_validation`.
-    dataset = dataclasses.replace(dataset, x_train=x_train[:0].copy(), y_train=y_train[:0].copy())
-    del x_train, y_train
-    # One process, one replica: fused updates split its batch, and the rows can be
-    # datasets (under a strategy Keras' own steps_per_execution runs, and a dataset
-    # would be sharded across workers where arrays are not).
-    fused = config.distribution == "none"
-    with strategy.scope():
-        model = build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=fused)
-        if config.distribution == "multi_worker":
-            multi_worker.prepare_model(model, strategy)
-        if checkpoint is not None:
-            restore_weights(model, checkpoint)
-    # `fit` gets `steps_per_execution` mini-batches per call (at most an epoch's), one update per `batch_size` rows.
-    fit_batch_size = (
-        fuse_train_steps(model, batch_size=config.batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=num_fit_samples)
-        if fused else config.batch_size
-    )
+    dataset, fit_rows, validation_rows = _held_out_rows(dataset, config)
+    trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(fit_rows[1]), checkpoint=checkpoint)
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
-    trainable, non_trainable = count_parameters(model)
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "data": data_record, "versions": library_versions()})
     if verbose:
-        header = report.format_run_header(
-            config,
-            dataset,
-            y_fit=y_fit,
-            y_validation=y_validation,
-            steps_per_epoch=math.ceil(num_fit_samples / config.batch_size),
-            trainable_params=trainable,
-            non_trainable_params=non_trainable,
-            workdir=workdir,
-        )
-        print_fn(header)
+        trainable, non_trainable = count_parameters(trainer.model)
+        print_fn(report.format_run_header(
+            config, dataset, y_fit=fit_rows[1], y_validation=validation_rows[1], steps_per_epoch=math.ceil(len(fit_rows[1]) / config.batch_size),
+            trainable_params=trainable, non_trainable_params=non_trainable, workdir=workdir,
+        ))
         if resume:
             print_fn(f"resuming after epoch {initial_epoch} of {config.epochs}" if checkpoint else "resuming: no epoch had finished, starting from epoch 1")
     if not resume:
         report.write_hparams(workdir / TENSORBOARD_DIR, config, run_name=workdir.name)
     else:
         _keep_epoch_log_lines(workdir / EPOCH_LOG_FILE, initial_epoch)
-
-    early_stopping = make_early_stopping(config)
-    if early_stopping is not None and checkpoint is not None and checkpoint.early_stopping is not None:
-        early_stopping.set_state(checkpoint.early_stopping, checkpoint.best_weights)
-    divergence_guard = minibatch_callbacks.StopOnNonFiniteLoss()
-    saver = TrainingCheckpoint(workdir / CHECKPOINT_DIR, history_before=checkpoint.history if checkpoint else None, early_stopping=early_stopping)
-    epoch_logger = minibatch_callbacks.EpochMetricsLogger(str(workdir / EPOCH_LOG_FILE), num_samples=num_fit_samples, verbose=1 if verbose else 0, append=resume)
-    run_callbacks = [
-        epoch_logger,
-        # Keras' TensorBoard callback would add a no-op hook to every call (see EpochScalars).
-        EpochScalars(workdir / TENSORBOARD_DIR),
-        *([early_stopping] if early_stopping else []),
-        *(load_callback(spec) for spec in config.callbacks),
-        divergence_guard,
-        # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
-        *([] if progress_bar or not verbose else [minibatch_callbacks.ProgressLogger(interval=progress_interval)]),
-        saver,  # Last of ours but one: it saves the state the others reached this epoch.
-        RaiseWhenTerminated(),  # A SIGTERM whose exception was lost still stops the run, after the save.
-        *extra_callbacks,
-    ]
-    if fused:
-        # Endless pipelines: one training iterator for the run, not one per epoch (see input_pipeline).
-        inputs = fit_inputs(fit_x, y_fit, validation_x, y_validation, batch_size=fit_batch_size, seed=config.seed, first_epoch=initial_epoch).fit_arguments()
-    else:
-        # The rows `validation_split=config.validation_split` would take, as arrays for the strategy to split.
-        inputs = {"x": fit_x, "y": y_fit, "batch_size": fit_batch_size, "validation_data": (validation_x, y_validation), "shuffle": True}
-    try:
-        model.fit(
-            **inputs,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            callbacks=run_callbacks,
-            verbose=1 if progress_bar else 0,
-        )
-    finally:
-        epoch_logger.close()  # An interrupted fit() skips on_train_end.
-    history_dict = saver.history
-    rundir.write_history_csv_atomic(workdir / HISTORY_CSV, history_dict)
-    rundir.write_json_atomic(workdir / HISTORY_JSON, history_dict)
-    last_good = f"epoch {saver.last_saved_epoch + 1}" if saver.last_saved_epoch is not None else "none"
-    if divergence_guard.stop_reason or not weights_are_finite(model.get_weights()):
-        reason = divergence_guard.stop_reason or "the weights became NaN or infinite"
+    outcome = trainer.train(
+        fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
+        checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
+        tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
+        extra_callbacks=extra_callbacks, verbose=1 if progress_bar else 0,
+    )
+    rundir.write_history_csv_atomic(workdir / HISTORY_CSV, outcome.history)
+    rundir.write_json_atomic(workdir / HISTORY_JSON, outcome.history)
+    if outcome.divergence:
+        last_good = f"epoch {outcome.last_saved_epoch + 1}" if outcome.last_saved_epoch is not None else "none"
         raise DivergenceError(
-            f"training diverged: {reason}; the last good checkpoint ({last_good}) is kept in "
+            f"training diverged: {outcome.divergence}; the last good checkpoint ({last_good}) is kept in "
             f"{str(workdir / CHECKPOINT_DIR)!r}; try a smaller --learning_rate"
         )
-    stop_reason = early_stopping.stop_reason if early_stopping else None
+    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)  # The one and only look at the test split.
+    _save_results(trainer.model, dataset, outcome, test_metrics, workdir, batch_size=config.batch_size)
+    if verbose:
+        if outcome.stop_reason:
+            print_fn(f"early stopping: {outcome.stop_reason}")
+        print_fn(report.format_test_metrics(test_metrics))
+        print_fn(f"run folder: {workdir}")
+    return TrainResult(history=outcome.history, test_metrics=test_metrics, workdir=workdir, model=trainer.model, stop_reason=outcome.stop_reason)
 
-    # The one and only look at the test split.
-    scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(config.batch_size, 256), verbose=0, return_dict=True)
-    test_metrics = {f"test_{name}": float(value) for name, value in scores.items()}
+
+def _held_out_rows(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, tuple[Any, np.ndarray], tuple[Any, np.ndarray]]:
+    """Splits the training rows as `validation_split` would; returns the dataset without them, the fit rows and the held-out rows.
+
+    The held-out rows are what `validation_split=config.validation_split` would take
+    (the last ones, after a seeded stratified reordering). Both parts are handed to
+    `fit` as tensors of their own: given NumPy arrays, `fit` copies them into tensors
+    and keeps both for the whole run. The returned dataset keeps no training rows
+    (zero-row arrays keep the image shape), so the pixels are in memory once while
+    `fit` runs: 47 MB less for 60,000 MNIST images (a caller's own arrays stay theirs).
+    """
+    x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
+    fit_rows = (_to_tensor(x_train[:num_fit_samples]), y_train[:num_fit_samples])
+    validation_rows = (_to_tensor(x_train[num_fit_samples:]), y_train[num_fit_samples:])
+    return dataclasses.replace(dataset, x_train=x_train[:0].copy(), y_train=y_train[:0].copy()), fit_rows, validation_rows
+
+
+def _save_results(model: keras.Model, dataset: Dataset, outcome: FitOutcome, test_metrics: dict[str, float], workdir: Path, *, batch_size: int) -> None:
+    """Writes the test scalars, the model, the plots and `metrics.json` (last: a run with it is finished)."""
     # Predictions on the split just scored, for the confusion matrix.
-    test_predictions = np.argmax(model.predict(dataset.x_test, batch_size=max(config.batch_size, 256), verbose=0), axis=1)
-    report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(history_dict.get("loss", [])))
-
+    test_predictions = np.argmax(model.predict(dataset.x_test, batch_size=max(batch_size, 256), verbose=0), axis=1)
+    report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(outcome.history.get("loss", [])))
     with rundir.atomic_path(workdir / MODEL_FILE) as temp_model_path:
         model.save(temp_model_path)
-    plots.plot_learning_curves(history_dict, workdir / LEARNING_CURVES_PLOT)
+    plots.plot_learning_curves(outcome.history, workdir / LEARNING_CURVES_PLOT)
     plots.plot_confusion_matrix(dataset.y_test, test_predictions, dataset.num_classes, workdir / CONFUSION_MATRIX_PLOT, title="Confusion matrix, test split")
     rundir.write_json_atomic(
         workdir / METRICS_FILE,
-        {**test_metrics, "epochs_run": len(history_dict.get("loss", [])), "stop_reason": stop_reason},
+        {**test_metrics, "epochs_run": len(outcome.history.get("loss", [])), "stop_reason": outcome.stop_reason},
     )
-    if verbose:
-        if stop_reason:
-            print_fn(f"early stopping: {stop_reason}")
-        print_fn(report.format_test_metrics(test_metrics))
-        print_fn(f"run folder: {workdir}")
-    return TrainResult(history=history_dict, test_metrics=test_metrics, workdir=workdir, model=model, stop_reason=stop_reason)

@@ -54,27 +54,21 @@ from typing import Any
 
 import keras
 import keras_tuner
-import numpy as np
 
-from callbacks import StopOnNonFiniteLoss
 from keras_minibatch import report, run_files, rundir, training
-from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.core import Trainer, trial_strategy
 from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
-from keras_minibatch.epoch_scalars import EpochScalars
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.model import build_mlp_for
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
+from keras_minibatch.run_files import METRICS_FILE, MODEL_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
 from keras_minibatch.search_dir import (
-    SEARCH_CONFIG_FILE,
-    TUNER_PROJECT,
     check_same_search,
     check_search_dir,
     config_fingerprint,
 )
-from keras_minibatch.termination_callback import RaiseWhenTerminated
 from keras_minibatch.trials import (
     TrialRecorder,
     format_trials_table,
@@ -142,26 +136,6 @@ class SearchResult:
     def failure_summary(self) -> str:
         """`"1 of 3 trials failed: <reason> (trial 2)"`, or `""`."""
         return summarize_failures(self.trials)
-
-
-def _strategy(train_config: TrainConfig) -> Any:
-    if train_config.distribution == "multi_worker":
-        raise ConfigError(
-            "distribution", "multi_worker",
-            "is for train_and_evaluate; a search spreads its trials over machines with KerasTuner's chief/worker mode",
-        )
-    return None if train_config.distribution == "none" else training.make_strategy(train_config.distribution)
-
-
-def _build(config: TrainConfig, dataset: Dataset, strategy: Any) -> keras.Model:
-    keras.utils.set_random_seed(config.seed)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        return build_mlp_for(config, dataset.input_shape, dataset.num_classes, fused_steps=strategy is None)
-
-
-def _score_test_split(model: keras.Model, dataset: Dataset, batch_size: int) -> dict[str, float]:
-    scores = model.evaluate(dataset.x_test, dataset.y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
-    return {f"test_{name}": float(value) for name, value in scores.items()}
 
 
 def _make_tuner(train_config: TrainConfig, search_config: SearchConfig, path: Path, input_shape, num_classes: int, strategy: Any) -> tuple[keras_tuner.Tuner, str]:
@@ -261,94 +235,113 @@ def search(
     # One process at a time per search folder (a distributed search's workers share it: they never get here).
     with FolderClaim(workdir, run_files.SEARCH, overwrite=overwrite, resume=resume) as claim:
         path = claim.path
-        saved = check_search_dir(path, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
-        for spec in train_config.callbacks:
-            load_callback(spec)  # a broken plug-in fails now, not once per trial
-        if dataset is None:
-            dataset = _load(train_config)
-        fingerprint = {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)}
-        if saved is not None:
-            check_same_search(saved.get("fingerprint", {}), fingerprint, path)
-        claim.clear_previous()  # Only now that the new search's flags and data passed their checks.
-        rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
-            "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
-            "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
-        })
-        x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
-        strategy = _strategy(train_config)
-        tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, strategy)
-        if tuner_said:
-            say(tuner_said)
-        tensorboard_dir = path / TENSORBOARD_DIR
-        if not any(tensorboard_dir.glob("events.out.tfevents*")):
-            names = [hp.name for hp in tuner.oracle.get_space().space]
-            write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
-        recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn if verbose else None, role=role)
-        if role == "chief":
-            tuner.oracle.recorder = recorder  # the chief trains nothing: its oracle hears of each trial
-        else:
-            tuner.recorder = recorder
-        say(
-            f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
-            f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
-            f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
-        )
-        if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
-            say("chief: every trial has ended already; no oracle to serve")
-        else:
-            if role == "chief":
-                say("chief: serving KerasTuner's oracle to the workers until every trial has ended (this process trains none)")
-            tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
-
-        rows = recorder.write(tuner.oracle.trials)
-        completed = [row for row in rows if row["status"] == "COMPLETED" and row["objective"] is not None]
-        if not completed:
-            raise SearchError(f"no trial completed ({summarize_failures(rows) or 'no trial ran'}); the trial table is in {path / 'trials.json'}")
-        sign = -1.0 if search_config.direction == "max" else 1.0
-        best = min(completed, key=lambda row: (sign * row["objective"], row["number"]))
-        retrain_epochs = best["best_epoch"] or train_config.epochs
-        winner_config = train_config_for(train_config, best["hyperparameters"]).replace(epochs=retrain_epochs)
-        rundir.write_json_atomic(path / BEST_HYPERPARAMETERS_FILE, {
-            "trial_id": best["trial_id"], "objective": search_config.objective, "value": best["objective"],
-            "hyperparameters": best["hyperparameters"], "train_config": winner_config.to_dict(),
-        })
+        dataset = _prepare_folder(claim, train_config, search_config, dataset, resume=resume, overwrite=overwrite)
+        tuner, rows = _run_trials(train_config, search_config, path, dataset, role=role, say=say, print_fn=print_fn if verbose else None)
+        best, winner_config = _pick_winner(rows, train_config, search_config, path)
         say(format_trials_table(rows, search_config.objective))
         result = SearchResult(
             best_hyperparameters=dict(best["hyperparameters"]), best_trial_id=best["trial_id"], objective=search_config.objective,
-            trials=rows, test_metrics={}, retrain_epochs=retrain_epochs, model=None, workdir=path, tuner=tuner, role=role,
+            trials=rows, test_metrics={}, retrain_epochs=winner_config.epochs, model=None, workdir=path, tuner=tuner, role=role,
         )
         if not retrain_winner:
             say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); not retrained, the test split was not scored")
             say(f"search folder: {path}")
             return result
-
-        # The winner learns from every training row (validation rows too), then the only look at the test split.
-        model = _build(winner_config, dataset, strategy)
-        fit_batch_size = winner_config.batch_size
-        if strategy is None:  # `steps_per_execution` mini-batches per compiled call.
-            fit_batch_size = fuse_train_steps(model, batch_size=fit_batch_size, steps_per_execution=winner_config.steps_per_execution, epoch_rows=len(dataset.y_train))
-        guard = StopOnNonFiniteLoss()
-        winner_logdir = tensorboard_dir / WINNER_RUN
-        model.fit(
-            dataset.x_train, dataset.y_train, batch_size=fit_batch_size, epochs=retrain_epochs, shuffle=True, verbose=0,
-            callbacks=[guard, EpochScalars(winner_logdir), RaiseWhenTerminated()],
-        )
-        if guard.stop_reason:
-            raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {guard.stop_reason}")
-        test_metrics = _score_test_split(model, dataset, winner_config.batch_size)
-        report.write_test_scalars(winner_logdir, test_metrics, step=retrain_epochs)
-
-        with rundir.atomic_path(path / training.MODEL_FILE) as temp_model_path:
-            model.save(temp_model_path)
-        rundir.write_json_atomic(path / training.METRICS_FILE, {
-            **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
-            "retrain_epochs": retrain_epochs, "num_trials": len(rows), "num_completed": len(completed),
-            "num_failed": len(rows) - len(completed), "failures": summarize_failures(rows) or None,
-        })
-        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}), retrained on all {len(dataset.y_train)} training rows for {retrain_epochs} epoch{'s' if retrain_epochs != 1 else ''}")
+        model, test_metrics = _retrain_winner(best, winner_config, dataset, path, rows, search_config)
+        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}), retrained on all {len(dataset.y_train)} training rows for {winner_config.epochs} epoch{'s' if winner_config.epochs != 1 else ''}")
         say(report.format_test_metrics(test_metrics))
         say(f"search folder: {path}")
         return dataclasses.replace(result, test_metrics=test_metrics, model=model)
+
+
+def _prepare_folder(claim: FolderClaim, train_config: TrainConfig, search_config: SearchConfig, dataset: Dataset | None, *, resume: bool, overwrite: bool) -> Dataset:
+    """Checks the claimed folder, the plug-ins and the data; records the search; returns the data."""
+    path = claim.path
+    saved = check_search_dir(path, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
+    for spec in train_config.callbacks:
+        load_callback(spec)  # a broken plug-in fails now, not once per trial
+    if dataset is None:
+        dataset = _load(train_config)
+    fingerprint = {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)}
+    if saved is not None:
+        check_same_search(saved.get("fingerprint", {}), fingerprint, path)
+    claim.clear_previous()  # Only now that the new search's flags and data passed their checks.
+    rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
+        "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
+        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
+    })
+    return dataset
+
+
+def _run_trials(
+    train_config: TrainConfig, search_config: SearchConfig, path: Path, dataset: Dataset, *,
+    role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None,
+) -> tuple[keras_tuner.Tuner, list[dict[str, Any]]]:
+    """Runs (or, as the chief, serves) the trials left; returns the tuner and every trial's row."""
+    x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
+    tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
+    if tuner_said:
+        say(tuner_said)
+    tensorboard_dir = path / TENSORBOARD_DIR
+    if not any(tensorboard_dir.glob("events.out.tfevents*")):
+        names = [hp.name for hp in tuner.oracle.get_space().space]
+        write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
+    recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role=role)
+    if role == "chief":
+        tuner.oracle.recorder = recorder  # the chief trains nothing: its oracle hears of each trial
+    else:
+        tuner.recorder = recorder
+    say(
+        f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
+        f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
+        f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
+    )
+    if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
+        say("chief: every trial has ended already; no oracle to serve")
+    else:
+        if role == "chief":
+            say("chief: serving KerasTuner's oracle to the workers until every trial has ended (this process trains none)")
+        tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+    return tuner, recorder.write(tuner.oracle.trials)
+
+
+def _pick_winner(rows: list[dict[str, Any]], train_config: TrainConfig, search_config: SearchConfig, path: Path) -> tuple[dict[str, Any], TrainConfig]:
+    """Returns the best completed trial's row and its settings for retraining; writes `best_hyperparameters.json`."""
+    completed = [row for row in rows if row["status"] == "COMPLETED" and row["objective"] is not None]
+    if not completed:
+        raise SearchError(f"no trial completed ({summarize_failures(rows) or 'no trial ran'}); the trial table is in {path / TRIALS_JSON}")
+    sign = -1.0 if search_config.direction == "max" else 1.0
+    best = min(completed, key=lambda row: (sign * row["objective"], row["number"]))
+    retrain_epochs = best["best_epoch"] or train_config.epochs
+    winner_config = train_config_for(train_config, best["hyperparameters"]).replace(epochs=retrain_epochs)
+    rundir.write_json_atomic(path / BEST_HYPERPARAMETERS_FILE, {
+        "trial_id": best["trial_id"], "objective": search_config.objective, "value": best["objective"],
+        "hyperparameters": best["hyperparameters"], "train_config": winner_config.to_dict(),
+    })
+    return best, winner_config
+
+
+def _retrain_winner(
+    best: dict[str, Any], winner_config: TrainConfig, dataset: Dataset, path: Path, rows: list[dict[str, Any]], search_config: SearchConfig,
+) -> tuple[keras.Model, dict[str, float]]:
+    """Retrains the winner on every training row (validation rows too), then takes the only look at the test split."""
+    # Without validation rows there is nothing for early stopping or the plug-ins to watch.
+    trainer = Trainer(winner_config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(dataset.y_train))
+    winner_logdir = path / TENSORBOARD_DIR / WINNER_RUN
+    outcome = trainer.train((dataset.x_train, dataset.y_train), epochs=winner_config.epochs, tensorboard_dir=winner_logdir, early_stopping=False, plugins=False)
+    if outcome.divergence:
+        raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {outcome.divergence}")
+    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)
+    report.write_test_scalars(winner_logdir, test_metrics, step=winner_config.epochs)
+    with rundir.atomic_path(path / MODEL_FILE) as temp_model_path:
+        trainer.model.save(temp_model_path)
+    num_completed = sum(row["status"] == "COMPLETED" and row["objective"] is not None for row in rows)
+    rundir.write_json_atomic(path / METRICS_FILE, {
+        **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
+        "retrain_epochs": winner_config.epochs, "num_trials": len(rows), "num_completed": num_completed,
+        "num_failed": len(rows) - num_completed, "failures": summarize_failures(rows) or None,
+    })
+    return trainer.model, test_metrics
 
 
 def _load(train_config: TrainConfig) -> Dataset:
@@ -381,7 +374,7 @@ def _work_for_chief(
         raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
     path.mkdir(parents=True, exist_ok=True)
     x_train, y_train, _ = training.split_for_validation(dataset, train_config)
-    tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, _strategy(train_config))
+    tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
     tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
     tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
     rows = tuner.recorder.ended_here()

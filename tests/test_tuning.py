@@ -21,6 +21,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from keras_minibatch import TrainConfig, load_dataset, tuners
 from keras_minibatch.config import ConfigError
+from keras_minibatch.core import Trainer
 from keras_minibatch.hypermodel import (
     MLPHyperModel,
     RequireObjective,
@@ -55,18 +56,19 @@ def digits():
 def random_run(tmp_path_factory, digits):
     """A random search with spies on every fit and evaluate, shared by the tests below."""
     calls, lines = [], []
-    original_fit, original_evaluate = keras.Model.fit, keras.Model.evaluate
+    original_fit, original_evaluate = Trainer.train, keras.Model.evaluate
 
-    def spy_fit(self, x=None, y=None, **kwargs):
-        calls.append(("fit", np.asarray(x)))
-        return original_fit(self, x, y, **kwargs)
+    def spy_fit(self, fit_rows, validation_rows=None, **kwargs):
+        held_out = [np.asarray(validation_rows[0])] if validation_rows is not None else []
+        calls.append(("fit", np.concatenate([np.asarray(fit_rows[0]), *held_out])))
+        return original_fit(self, fit_rows, validation_rows, **kwargs)
 
     def spy_evaluate(self, x=None, y=None, **kwargs):
         calls.append(("evaluate", x is digits.x_test))
         return original_evaluate(self, x, y, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(keras.Model, "fit", spy_fit)
+        patch.setattr(Trainer, "train", spy_fit)
         patch.setattr(keras.Model, "evaluate", spy_evaluate)
         result = search(
             TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), tmp_path_factory.mktemp("random") / "search",

@@ -1,0 +1,265 @@
+"""The one training core: every command that trains builds, fits and scores through `Trainer`.
+
+`train`, a search trial (`MLPHyperModel.fit`), the winner's retraining, each
+seed-variance run and each `compare` regime make a `Trainer` and call its `train`
+with different arguments; none assembles its own `fit`. The `Trainer` alone:
+
+- builds the model (or takes the one KerasTuner built for a trial) and chooses
+  between fused XLA updates on one replica (`fuse_train_steps`) and a
+  `tf.distribute` strategy (`make_strategy`);
+- builds the input pipelines (`input_pipeline.fit_inputs` on one replica,
+  arrays under a strategy, which shards them);
+- builds the standard callbacks, each switched on or off by an argument: the
+  epoch log, TensorBoard scalars, early stopping, the `--callbacks` plug-ins, the
+  non-finite-loss stop, progress lines, the per-epoch checkpoint and the
+  termination guard; the caller's own callbacks come after them;
+- scores the test split, once, when asked (`score_test_split`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+import callbacks as minibatch_callbacks
+from keras_minibatch import multi_worker
+from keras_minibatch.checkpointing import Checkpoint, TrainingCheckpoint, restore_weights, weights_are_finite
+from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.epoch_scalars import EpochScalars
+from keras_minibatch.fused_steps import fuse_train_steps
+from keras_minibatch.input_pipeline import fit_inputs
+from keras_minibatch.model import build_mlp_for
+from keras_minibatch.plugins import load_callback
+from keras_minibatch.termination_callback import RaiseWhenTerminated
+
+__all__ = ["FitOutcome", "Trainer", "make_early_stopping", "make_strategy", "score_test_split", "trial_strategy"]
+
+
+def make_strategy(distribution: str) -> Any:
+    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`."""
+    import tensorflow as tf
+
+    if distribution == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if distribution == "multi_worker":
+        multi_worker.check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def trial_strategy(config: TrainConfig) -> Any:
+    """The strategy KerasTuner builds trial models under: `None` on one replica (the core fuses their updates)."""
+    if config.distribution == "multi_worker":
+        raise ConfigError(
+            "distribution", "multi_worker",
+            "is for train_and_evaluate; a search spreads its trials over machines with KerasTuner's chief/worker mode",
+        )
+    return None if config.distribution == "none" else make_strategy(config.distribution)
+
+
+def make_early_stopping(config: TrainConfig) -> minibatch_callbacks.EarlyStopping | None:
+    """Returns the run's early stopping callback, or `None` when it is off."""
+    if not config.early_stopping:
+        return None
+    return minibatch_callbacks.EarlyStopping(
+        monitor=config.early_stopping_monitor,
+        min_delta=config.early_stopping_min_delta,
+        patience=config.early_stopping_patience,
+        mode=config.early_stopping_mode,
+        restore_best_weights=config.restore_best_weights,
+        verbose=0,
+    )
+
+
+def score_test_split(model: keras.Model, x_test: Any, y_test: np.ndarray, *, batch_size: int) -> dict[str, float]:
+    """Scores the test split with the model's own loss and metrics: `{"test_loss": ..., "test_accuracy": ...}`."""
+    scores = model.evaluate(x_test, y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
+    return {f"test_{name}": float(value) for name, value in scores.items()}
+
+
+@dataclasses.dataclass
+class FitOutcome:
+    """What one `Trainer.train` produced.
+
+    Attributes:
+        history: Per-epoch metrics (with a resumed run's earlier epochs).
+        stop_reason: Why early stopping stopped training, or `None`.
+        divergence: Why the loss or the weights became NaN or infinite, or `None`.
+        last_saved_epoch: The last checkpointed epoch (0-based), or `None`.
+        callbacks: Every callback `fit` ran, in order (for tests and reports).
+    """
+
+    history: dict[str, list[float]]
+    stop_reason: str | None
+    divergence: str | None
+    last_saved_epoch: int | None
+    callbacks: list[keras.callbacks.Callback]
+
+
+class Trainer:
+    """Builds one model for `config` and fits and scores it.
+
+    Args:
+        config: The run's settings: model and optimizer (when the model is built
+            here), `distribution`, `steps_per_execution`, early stopping, the
+            plug-in callbacks and `seed`.
+        input_shape: Shape of one sample (when the model is built here).
+        num_classes: Number of classes (when the model is built here).
+        epoch_rows: Rows one epoch trains on: fused updates per call are capped
+            at an epoch's.
+        batch_size: Rows per update. Defaults to `config.batch_size`.
+        model: A compiled model built elsewhere (KerasTuner builds a trial's in
+            its strategy's scope). Defaults to `None`: built here, after
+            `keras.utils.set_random_seed(seed)`.
+        seed: Seeds the initial weights (when the model is built here) and the
+            order of the rows every epoch. Defaults to `config.seed`.
+        checkpoint: Weights and optimizer state to start from (a resumed run).
+            Defaults to `None`.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        epoch_rows: int,
+        input_shape: Sequence[int] | None = None,
+        num_classes: int | None = None,
+        batch_size: int | None = None,
+        model: keras.Model | None = None,
+        seed: int | None = None,
+        checkpoint: Checkpoint | None = None,
+    ):
+        self.config = config
+        self.batch_size = config.batch_size if batch_size is None else batch_size
+        self.seed = config.seed if seed is None else seed
+        # One process, one replica: fused updates split its batch, and the rows can be
+        # datasets (under a strategy Keras' own steps_per_execution runs, and a dataset
+        # would be sharded across workers where arrays are not).
+        self.fused = config.distribution == "none"
+        if model is None:
+            strategy = make_strategy(config.distribution)
+            keras.utils.set_random_seed(self.seed)
+            with strategy.scope():
+                model = build_mlp_for(config, input_shape, num_classes, fused_steps=self.fused)
+                if config.distribution == "multi_worker":
+                    multi_worker.prepare_model(model, strategy)
+                if checkpoint is not None:
+                    restore_weights(model, checkpoint)
+        self.model = model
+        # `fit` gets `steps_per_execution` mini-batches per call (at most an epoch's), one update per `batch_size` rows.
+        fit_batch_size = (
+            fuse_train_steps(model, batch_size=self.batch_size, steps_per_execution=config.steps_per_execution, epoch_rows=epoch_rows)
+            if self.fused else self.batch_size
+        )
+        self.fit_batch_size = min(fit_batch_size, epoch_rows)
+
+    def train(
+        self,
+        fit_rows: tuple[Any, np.ndarray],
+        validation_rows: tuple[Any, np.ndarray] | None = None,
+        *,
+        epochs: int,
+        initial_epoch: int = 0,
+        checkpoint: Checkpoint | None = None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        epoch_log: str | os.PathLike | None = None,
+        print_epochs: bool = False,
+        tensorboard_dir: str | os.PathLike | None = None,
+        early_stopping: bool = True,
+        plugins: bool = True,
+        guards: bool = True,
+        progress_interval: float | None = None,
+        extra_callbacks: Sequence[keras.callbacks.Callback] = (),
+        verbose: int = 0,
+    ) -> FitOutcome:
+        """Trains the model with `fit` on `fit_rows`, checking on `validation_rows` after every epoch.
+
+        Args:
+            fit_rows: `(x, y)` the updates learn from.
+            validation_rows: `(x, y)` scored after every epoch. Defaults to `None`.
+            epochs: The epoch to stop after (as `fit`'s `epochs`).
+            initial_epoch: Epochs already done (a resumed run). Defaults to `0`.
+            checkpoint: The checkpoint a resumed run starts from: its history
+                and early stopping's state carry over. Defaults to `None`.
+            checkpoint_dir: Where a per-epoch checkpoint is written (`None`: none).
+            epoch_log: The `epochs.jsonl` to write (`None`: none); appended to
+                when resuming.
+            print_epochs: Whether the epoch log also prints one line per epoch.
+            tensorboard_dir: Where per-epoch TensorBoard scalars go (`None`: none).
+            early_stopping: Whether `config.early_stopping` applies (off for a
+                fit without validation rows to watch). Defaults to `True`.
+            plugins: Whether `config.callbacks` run. Defaults to `True`.
+            guards: Whether the non-finite-loss stop and the termination guard
+                run. Defaults to `True` (`compare` turns them off: its clock
+                times the updates alone).
+            progress_interval: Seconds between progress lines for long epochs
+                (`None`: none).
+            extra_callbacks: The caller's callbacks, after the standard ones.
+            verbose: `fit`'s `verbose` (1: Keras' progress bar). Defaults to `0`.
+
+        Returns:
+            A `FitOutcome`.
+        """
+        config = self.config
+        x, y = fit_rows
+        stopper = make_early_stopping(config) if early_stopping else None
+        if stopper is not None and checkpoint is not None and checkpoint.early_stopping is not None:
+            stopper.set_state(checkpoint.early_stopping, checkpoint.best_weights)
+        guard = minibatch_callbacks.StopOnNonFiniteLoss() if guards else None
+        saver = None
+        if checkpoint_dir is not None:
+            saver = TrainingCheckpoint(checkpoint_dir, history_before=checkpoint.history if checkpoint else None, early_stopping=stopper)
+        logger = None
+        if epoch_log is not None:
+            logger = minibatch_callbacks.EpochMetricsLogger(str(epoch_log), num_samples=len(y), verbose=1 if print_epochs else 0, append=initial_epoch > 0 or checkpoint is not None)
+        callbacks = [
+            *([logger] if logger else []),
+            # Keras' TensorBoard callback would add a no-op hook to every call (see EpochScalars).
+            *([EpochScalars(tensorboard_dir)] if tensorboard_dir is not None else []),
+            *([stopper] if stopper else []),
+            *((load_callback(spec) for spec in config.callbacks) if plugins else ()),
+            *([guard] if guard else []),
+            # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
+            *([minibatch_callbacks.ProgressLogger(interval=progress_interval)] if progress_interval is not None else []),
+            *([saver] if saver else []),  # Last of ours but one: it saves the state the others reached this epoch.
+            *([RaiseWhenTerminated()] if guards else []),  # A SIGTERM whose exception was lost still stops the run, after the save.
+            *extra_callbacks,
+        ]
+        try:
+            history = self.model.fit(
+                **self._inputs(x, y, validation_rows, first_epoch=initial_epoch),
+                epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+            ).history
+        finally:
+            if logger is not None:
+                logger.close()  # An interrupted fit() skips on_train_end.
+        divergence = guard.stop_reason if guard else None
+        if guards and divergence is None and not weights_are_finite(self.model.get_weights()):
+            divergence = "the weights became NaN or infinite"
+        return FitOutcome(
+            history=saver.history if saver else {key: [float(value) for value in values] for key, values in history.items()},
+            stop_reason=stopper.stop_reason if stopper else None,
+            divergence=divergence,
+            last_saved_epoch=saver.last_saved_epoch if saver else None,
+            callbacks=callbacks,
+        )
+
+    def _inputs(self, x: Any, y: np.ndarray, validation_rows: tuple[Any, np.ndarray] | None, *, first_epoch: int) -> dict[str, Any]:
+        if self.fused:
+            # Endless pipelines: one training iterator for the run, not one per epoch (see input_pipeline).
+            x_validation, y_validation = validation_rows if validation_rows is not None else (None, None)
+            return fit_inputs(x, y, x_validation, y_validation, batch_size=self.fit_batch_size, seed=self.seed, first_epoch=first_epoch).fit_arguments()
+        # Arrays, for the strategy to split across replicas.
+        inputs = {"x": x, "y": y, "batch_size": self.fit_batch_size, "shuffle": True}
+        if validation_rows is not None:
+            inputs["validation_data"] = validation_rows
+        return inputs
+
+    def score_test_split(self, x_test: Any, y_test: np.ndarray) -> dict[str, float]:
+        """The one look at the test split: `{"test_loss": ..., "test_accuracy": ...}`."""
+        return score_test_split(self.model, x_test, y_test, batch_size=self.batch_size)
