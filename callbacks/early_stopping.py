@@ -152,8 +152,15 @@ class EarlyStopping(keras.callbacks.Callback):
             state: Output of `get_state()`.
             best_weights: The `best_weights` saved with that state, if any.
         """
-        if set(state) != set(_STATE_KEYS):
-            raise ValueError(f"`state` keys ({sorted(state)}) must be {sorted(_STATE_KEYS)}.")
+        if not isinstance(state, dict) or set(state) != set(_STATE_KEYS):
+            raise ValueError(f"`state` keys ({sorted(state) if isinstance(state, dict) else state!r}) must be {sorted(_STATE_KEYS)}.")
+        if not _is_count(state["wait"]):
+            raise ValueError(f"`state['wait']` ({state['wait']!r}) must be an integer >= 0.")
+        for key in ("best_epoch", "stopped_epoch"):
+            if state[key] is not None and not _is_count(state[key]):
+                raise ValueError(f"`state[{key!r}]` ({state[key]!r}) must be an integer >= 0 or None.")
+        if state["best"] is not None and not _is_number(state["best"]):
+            raise ValueError(f"`state['best']` ({state['best']!r}) must be a number or None.")
         self._resume = {**state, "best_weights": best_weights}
         for key in _STATE_KEYS:
             setattr(self, key, state[key])

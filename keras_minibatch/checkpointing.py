@@ -131,6 +131,28 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 path.unlink(missing_ok=True)
 
 
+def _is_file_name(value: Any) -> bool:
+    return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
+
+
+def _check_state(state: Any) -> None:
+    """Raises `TypeError` naming the first field of `state.json` that does not have the type this module writes."""
+    if not isinstance(state, dict):
+        raise TypeError(f"it holds a {type(state).__name__}, not a JSON object")
+    epochs_done = state.get("epochs_done")
+    if not isinstance(epochs_done, int) or isinstance(epochs_done, bool) or epochs_done < 0:
+        raise TypeError(f"epochs_done is {epochs_done!r}, not a whole number >= 0")
+    if not _is_file_name(state.get("weights")):
+        raise TypeError(f"weights is {state.get('weights')!r}, not a file name")
+    if state.get("best_weights") is not None and not _is_file_name(state["best_weights"]):
+        raise TypeError(f"best_weights is {state['best_weights']!r}, not a file name")
+    if state.get("early_stopping") is not None and not isinstance(state["early_stopping"], dict):
+        raise TypeError(f"early_stopping is {state['early_stopping']!r}, not an object")
+    history = state.get("history")
+    if not isinstance(history, dict) or not all(isinstance(values, list) for values in history.values()):
+        raise TypeError("history is not an object of per-epoch lists")
+
+
 def load_checkpoint(directory: str | os.PathLike) -> Checkpoint | None:
     """Reads the checkpoint in `directory`; `None` when no epoch was completed.
 
@@ -144,7 +166,8 @@ def load_checkpoint(directory: str | os.PathLike) -> Checkpoint | None:
     way_out = "delete the checkpoint folder to restart from epoch 1, or rerun with --overwrite"
     try:
         state = json.loads(state_path.read_text(encoding="utf-8"))
-        epochs_done = int(state["epochs_done"])
+        _check_state(state)
+        epochs_done = state["epochs_done"]
         weights_path = directory / state["weights"]
         history = {key: [math.nan if v is None else float(v) for v in values] for key, values in state["history"].items()}
     except (OSError, ValueError, KeyError, TypeError) as error:

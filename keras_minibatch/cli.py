@@ -247,9 +247,14 @@ def _command_evaluate(config: config_lib.TrainConfig) -> int:
     model_path = evaluation.resolve_model_path(_MODEL.value)
     # Score the same test rows the model was held out from: the run's own source and split,
     # unless the user names another source.
-    saved = evaluation.read_run_config(model_path) or {}
-    run_data = config_lib.TrainConfig(dataset=saved["dataset"]).dataset if isinstance(saved.get("dataset"), str) and saved["dataset"] else None
     explicit = not flags.FLAGS["dataset"].using_default_value
+    try:
+        saved, run_record = evaluation.read_run_config(model_path) or {}, evaluation.read_run_data(model_path) or {}
+    except DataError:
+        if not explicit:
+            raise  # Without it, nothing says which data to score.
+        saved, run_record = {}, {}
+    run_data = config_lib.TrainConfig(dataset=saved["dataset"]).dataset if isinstance(saved.get("dataset"), str) and saved["dataset"] else None
     dataset = config.dataset if explicit or run_data is None else run_data
     test_fraction = config.test_fraction if not flags.FLAGS["test_fraction"].using_default_value else saved.get("test_fraction", config.test_fraction)
     seed = config.seed if not flags.FLAGS["seed"].using_default_value else saved.get("seed", config.seed)
@@ -260,10 +265,13 @@ def _command_evaluate(config: config_lib.TrainConfig) -> int:
         whose = "the run's own data"
     else:
         whose = f"given by --dataset, not the run's data: it trained on {run_data}"
-    expected = None if explicit else (evaluation.read_run_data(model_path) or {}).get("test_sha256")
+    expected = None if explicit else run_record.get("test_sha256")
     _quiet_tensorflow()
-    metrics = evaluation.evaluate_saved_model(model_path, dataset=dataset, test_fraction=test_fraction, seed=seed, expected_test_sha256=expected)
+    notes: list[str] = []
+    metrics = evaluation.evaluate_saved_model(model_path, dataset=dataset, test_fraction=test_fraction, seed=seed, expected_test_sha256=expected, notes=notes)
     print(f"model: {model_path}\ndata:  {dataset} ({whose})")
+    for note in notes:
+        print(f"note:  {note}")
     print("test:  " + "  ".join(f"{name.removeprefix('test_')} {value:.4f}" for name, value in metrics.items()))
     return 0
 
@@ -409,9 +417,10 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
         print(__doc__)
         print(flags.FLAGS.get_help())
         sys.exit(0)
+    _check_flagfiles(argv[1:])
     try:
         remaining = flags.FLAGS(list(argv))
-    except flags.Error as error:
+    except (flags.Error, ValueError) as error:  # absl raises ValueError for a value given to a --noflag
         _fail(_describe_flag_error(error), EXIT_USAGE)
     if flags.FLAGS["verbosity"].using_default_value:
         flags.FLAGS.verbosity = -1  # absl would raise it to INFO; we keep library chatter to warnings.
@@ -421,16 +430,33 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
 _FLAG_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false"}
 
 
+def _check_flagfiles(args: Sequence[str]) -> None:
+    """Refuses a `--flagfile` that is not a readable regular file (absl would read /dev/zero forever)."""
+    for arg in args:
+        if arg.startswith(("--flagfile=", "-flagfile=")):
+            path = arg.split("=", 1)[1]
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                _fail(f"--flagfile={path} must name a readable file of flags, one --name=value per line", EXIT_USAGE)
+
+
 def _describe_flag_error(error: Exception) -> str:
     """Rewrites absl's parse errors as '--name=value must be KIND' where it can."""
+    negated = re.match(r"^--no(\w+)=(.*) does not take an argument$", str(error))
+    if negated:
+        name, value = negated.groups()
+        return f"--no{name}={value}: --no{name} takes no value; write --{name}=true or --{name}=false"
     match = re.match(r"^flag --(\w+)=(.*?): (.*)$", str(error), flags=re.DOTALL)
     if match and match.group(1) in flags.FLAGS:
         name, value, detail = match.groups()
         kind = _FLAG_KINDS.get(flags.FLAGS[name].flag_type())
+        parser = flags.FLAGS[name].parser
+        lower, upper = getattr(parser, "lower_bound", None), getattr(parser, "upper_bound", None)
+        if kind and lower is not None and upper is not None:
+            return f"--{name}={value} must be {kind} from {lower} to {upper}"
         if kind:
             return f"--{name}={value} must be {kind}"
         return f"--{name}={value}: {detail}"
-    return str(error)
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def _fail(message: str, exit_code: int) -> None:

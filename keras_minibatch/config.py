@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Names accepted by `keras.optimizers.get` (lower case) that make sense for an MLP.
@@ -56,16 +57,65 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_positive_int(field: str, value: Any) -> None:
-    """Raises `ConfigError` unless `value` is an integer >= 1."""
-    if not _is_int(value) or value < 1:
-        raise ConfigError(field, value, "must be an integer >= 1")
+# TensorFlow counts rows and units with 32-bit integers; NumPy seeds are 32-bit.
+MAX_INT32 = 2**31 - 1
+MAX_SEED = 2**32 - 1
+# Wider than any MLP that fits in memory; `model.check_model_size` judges the whole model.
+MAX_UNITS = 2**20
 
 
-def check_non_negative_int(field: str, value: Any) -> None:
-    """Raises `ConfigError` unless `value` is an integer >= 0."""
-    if not _is_int(value) or value < 0:
-        raise ConfigError(field, value, "must be an integer >= 0")
+def plain_number(value: Any) -> Any:
+    """NumPy's integer and float scalars as Python's `int` and `float`; anything else unchanged."""
+    if type(value) in (bool, int, float) or not isinstance(value, numbers.Real):  # np.float64 subclasses float
+        return value
+    if type(value).__name__ == "bool_":
+        return bool(value)
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
+def _check_int_in(field: str, value: Any, minimum: int, maximum: int) -> None:
+    if not _is_int(value) or value < minimum:
+        raise ConfigError(field, value, f"must be an integer >= {minimum}")
+    if value > maximum:
+        raise ConfigError(field, value, f"must be an integer from {minimum} to {maximum:,}")
+
+
+def check_positive_int(field: str, value: Any, *, maximum: int = MAX_INT32) -> None:
+    """Raises `ConfigError` unless `value` is an integer in `[1, maximum]`."""
+    _check_int_in(field, value, 1, maximum)
+
+
+def check_non_negative_int(field: str, value: Any, *, maximum: int = MAX_INT32) -> None:
+    """Raises `ConfigError` unless `value` is an integer in `[0, maximum]`."""
+    _check_int_in(field, value, 0, maximum)
+
+
+def check_hidden_units(value: Any) -> tuple[int, ...]:
+    """Returns `value` as a tuple of layer sizes (a single size is one layer).
+
+    Raises:
+        ConfigError: unless `value` is one or more integers from 1 to `MAX_UNITS`.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ConfigError("hidden_units", value, f"must be one or more integers from 1 to {MAX_UNITS:,}, e.g. (32, 64)")
+    units = tuple(plain_number(item) for item in value)
+    if not units or not all(_is_int(item) and 1 <= item <= MAX_UNITS for item in units):
+        raise ConfigError("hidden_units", list(units), f"must be one or more integers from 1 to {MAX_UNITS:,}")
+    return units
+
+
+def check_dropout(value: Any) -> None:
+    """Raises `ConfigError` unless `0 <= value < 1`."""
+    if not _is_number(value) or not 0.0 <= value < 1.0:
+        raise ConfigError("dropout", value, "must be a number in [0, 1)")
+
+
+def check_learning_rate(value: Any) -> None:
+    """Raises `ConfigError` unless `value` is a finite number > 0."""
+    if not _is_number(value) or not (0.0 < value < math.inf):
+        raise ConfigError("learning_rate", value, "must be a finite number > 0")
 
 
 def check_open_fraction(field: str, value: Any) -> None:
@@ -176,9 +226,12 @@ class TrainConfig:
     distribution: str = "none"
 
     def __post_init__(self) -> None:
+        # NumPy scalars count as the numbers they are (a sweep over `np.arange` is common).
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, plain_number(getattr(self, field.name)))
         # Lists from JSON or flags become tuples, so configs stay hashable and comparable.
-        object.__setattr__(self, "hidden_units", tuple(self.hidden_units))
-        object.__setattr__(self, "callbacks", tuple(self.callbacks))
+        object.__setattr__(self, "hidden_units", check_hidden_units(self.hidden_units))
+        object.__setattr__(self, "callbacks", _callback_specs(self.callbacks))
         if isinstance(self.dataset, os.PathLike):
             object.__setattr__(self, "dataset", os.fspath(self.dataset))
         if not isinstance(self.dataset, str) or not self.dataset:
@@ -189,18 +242,14 @@ class TrainConfig:
         check_open_fraction("test_fraction", self.test_fraction)
         if self.max_train_samples is not None:
             check_positive_int("max_train_samples", self.max_train_samples)
-        if not self.hidden_units or not all(_is_int(u) and u >= 1 for u in self.hidden_units):
-            raise ConfigError("hidden_units", list(self.hidden_units), "must be one or more integers >= 1")
         check_choice("activation", self.activation, ACTIVATIONS)
-        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise ConfigError("dropout", self.dropout, "must be a number in [0, 1)")
+        check_dropout(self.dropout)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        if not _is_number(self.learning_rate) or not (0.0 < self.learning_rate < math.inf):
-            raise ConfigError("learning_rate", self.learning_rate, "must be a finite number > 0")
+        check_learning_rate(self.learning_rate)
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_open_fraction("validation_split", self.validation_split)
-        check_non_negative_int("seed", self.seed)
+        check_non_negative_int("seed", self.seed, maximum=MAX_SEED)
         check_positive_int("steps_per_execution", self.steps_per_execution)
         if not isinstance(self.jit_compile, bool):
             raise ConfigError("jit_compile", self.jit_compile, "must be true or false")
@@ -242,3 +291,14 @@ class TrainConfig:
     def replace(self, **changes: Any) -> "TrainConfig":
         """Returns a copy with `changes` applied (and checked)."""
         return dataclasses.replace(self, **changes)
+
+
+def _callback_specs(value: Any) -> tuple[str, ...]:
+    """`callbacks` as a tuple of specs: one string is one spec, `None` is none."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, Iterable) or not all(isinstance(spec, str) and spec for spec in value):
+        raise ConfigError("callbacks", value, "must be a list of 'module:Class(key=value)' strings")
+    return tuple(value)

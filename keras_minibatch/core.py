@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,9 +36,14 @@ from keras_minibatch.fused_steps import fuse_train_steps
 from keras_minibatch.input_pipeline import fit_inputs
 from keras_minibatch.model import build_mlp_for
 from keras_minibatch.plugins import load_callback
+from keras_minibatch.rundir import CorruptCheckpointError
 from keras_minibatch.termination_callback import RaiseWhenTerminated
 
-__all__ = ["FitOutcome", "Trainer", "make_early_stopping", "make_strategy", "score_test_split", "trial_strategy"]
+__all__ = ["FitOutcome", "Trainer", "make_early_stopping", "make_strategy", "score_test_split", "start_distribution", "trial_strategy"]
+
+# Keras seeds initial weights, dropout and shuffling from one process-wide random state, so two
+# trainings in threads of one process would draw from each other's numbers: one at a time.
+_TRAINING = threading.Lock()
 
 
 def make_strategy(distribution: str) -> Any:
@@ -50,6 +56,16 @@ def make_strategy(distribution: str) -> Any:
         multi_worker.check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def start_distribution(config: TrainConfig) -> Any:
+    """Creates `config`'s `tf.distribute` strategy; call it first, before any other TensorFlow work.
+
+    `MultiWorkerMirroredStrategy` configures collective ops, which TensorFlow
+    allows only before its first operation; hand the result to `Trainer`.
+    Returns `None` for `distribution="none"` (one replica, fused updates).
+    """
+    return None if config.distribution == "none" else make_strategy(config.distribution)
 
 
 def trial_strategy(config: TrainConfig) -> Any:
@@ -104,6 +120,9 @@ class FitOutcome:
 class Trainer:
     """Builds one model for `config` and fits and scores it.
 
+    One process trains one model at a time: `train` refuses to start while
+    another thread of the process is training (Keras' random state is shared).
+
     Args:
         config: The run's settings: model and optimizer (when the model is built
             here), `distribution`, `steps_per_execution`, early stopping, the
@@ -120,6 +139,9 @@ class Trainer:
             order of the rows every epoch. Defaults to `config.seed`.
         checkpoint: Weights and optimizer state to start from (a resumed run).
             Defaults to `None`.
+        strategy: The strategy from `start_distribution` (made early, as
+            multi-worker training needs). Defaults to `None`: made here when
+            `config.distribution` asks for one.
     """
 
     def __init__(
@@ -133,6 +155,7 @@ class Trainer:
         model: keras.Model | None = None,
         seed: int | None = None,
         checkpoint: Checkpoint | None = None,
+        strategy: Any = None,
     ):
         self.config = config
         self.batch_size = config.batch_size if batch_size is None else batch_size
@@ -142,7 +165,7 @@ class Trainer:
         # would be sharded across workers where arrays are not).
         self.fused = config.distribution == "none"
         if model is None:
-            strategy = make_strategy(config.distribution)
+            strategy = strategy or make_strategy(config.distribution)
             keras.utils.set_random_seed(self.seed)
             with strategy.scope():
                 model = build_mlp_for(config, input_shape, num_classes, fused_steps=self.fused)
@@ -209,7 +232,13 @@ class Trainer:
         x, y = fit_rows
         stopper = make_early_stopping(config) if early_stopping else None
         if stopper is not None and checkpoint is not None and checkpoint.early_stopping is not None:
-            stopper.set_state(checkpoint.early_stopping, checkpoint.best_weights)
+            try:
+                stopper.set_state(checkpoint.early_stopping, checkpoint.best_weights)
+            except (TypeError, ValueError, KeyError) as error:
+                raise CorruptCheckpointError(
+                    f"the checkpoint's early stopping state is damaged ({error}); delete the checkpoint folder "
+                    "to restart from epoch 1, or rerun with --overwrite."
+                ) from error
         guard = minibatch_callbacks.StopOnNonFiniteLoss() if guards else None
         saver = None
         if checkpoint_dir is not None:
@@ -230,12 +259,18 @@ class Trainer:
             *([RaiseWhenTerminated()] if guards else []),  # A SIGTERM whose exception was lost still stops the run, after the save.
             *extra_callbacks,
         ]
+        if not _TRAINING.acquire(blocking=False):
+            raise RuntimeError(
+                "another thread of this process is training a model; Keras' random state is process-wide, so two "
+                "trainings at once would not be reproducible: train one model at a time per process (use processes for more)."
+            )
         try:
             history = self.model.fit(
                 **self._inputs(x, y, validation_rows, first_epoch=initial_epoch),
                 epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
             ).history
         finally:
+            _TRAINING.release()
             if logger is not None:
                 logger.close()  # An interrupted fit() skips on_train_end.
         divergence = guard.stop_reason if guard else None

@@ -87,6 +87,26 @@ class Dataset:
                 f"`x_train` images are {self.x_train.shape[1:]} but `x_test` images "
                 f"are {self.x_test.shape[1:]}; they must match"
             )
+        # A Dataset built by hand gets the loaders' promise checked: scaled twice or wrapped to
+        # uint8 silently, float or out-of-range pixels would train a model on noise.
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if x.dtype != np.uint8:
+                raise DataError(
+                    f"`x_{split}` has pixel dtype {x.dtype}; a Dataset holds uint8 pixels 0..255: build it with "
+                    "load_dataset, or convert (floats in [0, 1]: np.rint(x * 255).astype(np.uint8))"
+                )
+            if y.dtype.kind not in "iu":
+                raise DataError(f"`y_{split}` has dtype {y.dtype}; labels must be integer class ids")
+            if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+                raise DataError(
+                    f"`y_{split}` has labels from {y.min()} to {y.max()}, but `num_classes` is {self.num_classes}: "
+                    f"labels must be 0..{self.num_classes - 1}"
+                )
+        if not isinstance(self.num_classes, int) or isinstance(self.num_classes, bool) or self.num_classes < 2:
+            raise DataError(f"`num_classes` ({self.num_classes!r}) must be an integer >= 2: a classifier needs two classes or more")
+        if len(self.y_test) == 0:
+            raise DataError("`x_test` is empty: a run scores its model on the test split once, so it needs test rows")
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -176,6 +196,14 @@ def load_dataset(
         raw = load_idx_folder(path)
 
     splits = ("train", "test") if "x_test" in raw.arrays else ("train",)
+    if len(splits) == 2 and raw.pixel_scale is None:
+        scales = {split: _decided_scale(np.asarray(raw.arrays[f"x_{split}"])) for split in splits}
+        if scales["train"] != scales["test"]:
+            names = {1.0: "floats in [0, 1]", 255.0: "pixels on the 0..255 scale"}
+            raise DataError(
+                f"{raw.where['x_train']} holds {names[scales['train']]} but {raw.where['x_test']} holds "
+                f"{names[scales['test']]}; put both splits on one scale"
+            )
     x, y = {}, {}
     for split in splits:
         x_key, y_key = f"x_{split}", f"y_{split}"
@@ -187,6 +215,7 @@ def load_dataset(
                 f"has {len(y[split])} labels; they must match"
             )
     num_classes = raw.num_classes or int(y["train"].max()) + 1
+    _check_classes(y["train"], num_classes, raw.where["y_train"])
     for split in splits:
         if y[split].max() >= num_classes:
             allowed = (
@@ -314,6 +343,11 @@ def stratified_validation_order(
     return np.concatenate([rest, picked]).astype(np.int64)
 
 
+def _decided_scale(x: np.ndarray) -> float:
+    """The top of the pixel scale an array is read on: 1 for floats in [0, 1], else 255."""
+    return 1.0 if x.dtype.kind == "f" and x.size and x.max() <= 1 else 255.0
+
+
 def _to_pixels(x: np.ndarray, where: str, scale: float | None) -> np.ndarray:
     """Checks one image array and returns it as uint8 pixels 0..255 (module docstring)."""
     x = np.asarray(x)
@@ -336,7 +370,7 @@ def _to_pixels(x: np.ndarray, where: str, scale: float | None) -> np.ndarray:
             raise DataError(f"{where} has {num_bad} NaN/inf pixel values; all must be finite")
     low, high = x.min(), x.max()
     if scale is None:
-        scale = 1.0 if x.dtype.kind == "f" and high <= 1 else 255.0
+        scale = _decided_scale(x)
     if low < 0 or high > scale:
         allowed = (
             "integers in 0..255, floats in [0, 1] or floats in [0, 255]"
@@ -346,6 +380,26 @@ def _to_pixels(x: np.ndarray, where: str, scale: float | None) -> np.ndarray:
     if x.dtype.kind in "iu" and scale == 255.0:
         return x.astype(np.uint8, copy=False)  # Already whole levels in 0..255.
     return np.rint(x * (255.0 / scale)).astype(np.uint8)
+
+
+def _check_classes(y_train: np.ndarray, num_classes: int, where: str) -> None:
+    """Refuses training labels that are not the class ids 0..K-1, each present at least once."""
+    present = np.unique(y_train)
+    if len(present) < 2:
+        raise DataError(f"{where} holds only class {', '.join(map(str, present)) or 'none'}; a classifier needs at least two classes")
+    if len(present) == num_classes:
+        return
+    missing, expected = [], 0
+    for value in present.tolist():  # sorted: collect the first few gaps without listing them all
+        while expected < value and len(missing) < 5:
+            missing.append(expected)
+            expected += 1
+        expected = value + 1
+    missing += list(range(expected, min(num_classes, expected + 5 - len(missing))))
+    raise DataError(
+        f"{where} has labels up to {num_classes - 1} but {num_classes - len(present):,} class ids between are missing "
+        f"(first: {', '.join(map(str, missing[:5]))}); class ids must be 0..K-1, each present in the training labels"
+    )
 
 
 def _check_labels(y: np.ndarray, where: str) -> np.ndarray:

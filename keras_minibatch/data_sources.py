@@ -16,6 +16,7 @@ import re
 import socket
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +123,39 @@ def mnist_path(cache_dir: str | None) -> Path:
         raise DataError(f"downloading MNIST failed ({error}); {offline_help}") from error
 
 
+def _check_npz_sizes(path: Path) -> None:
+    """Refuses a member whose `.npy` header declares more data than the member holds (before NumPy allocates it).
+
+    Raises:
+        ValueError: naming the member, what its header declares and what it holds.
+    """
+    if not zipfile.is_zipfile(path):
+        return  # np.load says what it is instead.
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(member)
+                declared = math.prod(shape) * dtype.itemsize
+                held = info.file_size - member.tell()
+            if declared > held:
+                raise ValueError(f"member {info.filename!r} declares {shape} {dtype} ({declared:,} bytes) but holds {held:,} bytes")
+
+
 def load_npz(path: Path) -> RawArrays:
     try:
+        _check_npz_sizes(path)
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):
             raise ValueError("it holds a single .npy array")
         with loaded as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    except MemoryError as error:
+        raise DataError(f"{path} holds more data than this machine's memory; use a smaller file or --max_train_samples on a smaller copy") from error
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(
             f"{path} could not be read as a .npz archive ({error}); write one with "
             "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)"
@@ -212,7 +238,9 @@ def read_idx(path: Path, dims: int) -> np.ndarray:
     try:
         with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as stream:
             data = stream.read()
-    except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError.
+    except MemoryError as error:
+        raise DataError(f"{path} decompresses to more data than this machine's memory") from error
+    except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError.
         raise DataError(f"{path} could not be read ({error})") from error
     magic = int.from_bytes(data[:4], "big")
     if len(data) >= 4 and magic != _IDX_MAGIC[dims]:

@@ -29,24 +29,40 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
 
 
 def _read_run_record(model_path: str | os.PathLike) -> dict[str, Any]:
+    """The `config.json` beside a model: `{}` when there is none.
+
+    Raises:
+        DataError: when it is there but damaged, or not what `train` writes.
+    """
     config_path = Path(model_path).parent / CONFIG_FILE
+    if not config_path.exists():
+        return {}
+    way_out = "repair or remove it, or pass --dataset (and --test_fraction, --seed) to say which test split to score"
     try:
         record = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    except (OSError, ValueError) as error:
+        raise DataError(f"{str(config_path)!r}, beside the model, is damaged ({error}); {way_out}.") from error
+    if not isinstance(record, dict) or not isinstance(record.get("config", {}), dict) or not isinstance(record.get("data", {}), dict):
+        raise DataError(f"{str(config_path)!r}, beside the model, is not a run's config.json (no config object); {way_out}.")
+    return record
 
 
 def read_run_config(model_path: str | os.PathLike) -> dict[str, Any] | None:
-    """Returns the `config` saved beside a model by `train`, or `None` when absent."""
-    config = _read_run_record(model_path).get("config")
-    return config if isinstance(config, dict) else None
+    """Returns the `config` saved beside a model by `train`, or `None` when absent.
+
+    Raises:
+        DataError: when `config.json` is there but damaged.
+    """
+    return _read_run_record(model_path).get("config")
 
 
 def read_run_data(model_path: str | os.PathLike) -> dict[str, Any] | None:
-    """Returns the data record (`data.data_fingerprint` and `test_sha256`) saved beside a model, or `None`."""
-    data = _read_run_record(model_path).get("data")
-    return data if isinstance(data, dict) else None
+    """Returns the data record (`data.data_fingerprint` and `test_sha256`) saved beside a model, or `None`.
+
+    Raises:
+        DataError: when `config.json` is there but damaged.
+    """
+    return _read_run_record(model_path).get("data")
 
 
 def pixels_for(model: Any, x: np.ndarray) -> np.ndarray:
@@ -68,6 +84,7 @@ def evaluate_saved_model(
     seed: int = 0,
     batch_size: int = 256,
     expected_test_sha256: str | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, float]:
     """Loads a saved model and scores it once on `dataset`'s test split.
 
@@ -84,6 +101,9 @@ def evaluate_saved_model(
         expected_test_sha256: The test split's hash the run recorded
             (`read_run_data(...)["test_sha256"]`); other data are refused.
             Defaults to `None` (not checked).
+        notes: Receives a line for anything done to score the model that the
+            caller should say (an uncompiled model compiled with our loss).
+            Defaults to `None`.
 
     Returns:
         `{"test_loss": ..., "test_accuracy": ...}`.
@@ -113,6 +133,27 @@ def evaluate_saved_model(
             f"--dataset {dataset!r} has images of shape {tuple(data.input_shape)}, "
             f"but the model expects {expected_shape}; use the data it was trained on."
         )
+    num_outputs = loaded.output_shape[-1] if isinstance(loaded.output_shape, tuple) else None
+    if num_outputs != data.num_classes:
+        raise DataError(
+            f"--model {str(model_path)!r} has {num_outputs} outputs but --dataset {dataset!r} has {data.num_classes} classes; "
+            "score it on data with as many classes as it was trained on."
+        )
+    if not _compiled_with_our_loss(loaded):
+        # Scores comparable with every other run's: the loss and metric train compiles with.
+        loaded.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+        if notes is not None:
+            notes.append("the model was not compiled with sparse categorical cross-entropy; scored with it and accuracy")
     from keras_minibatch.core import score_test_split
 
     return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size)
+
+
+def _compiled_with_our_loss(model: Any) -> bool:
+    """Whether `model` is compiled with sparse categorical cross-entropy (what `build_mlp` compiles)."""
+    import keras
+
+    loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return True
+    return loss in ("sparse_categorical_crossentropy", keras.losses.sparse_categorical_crossentropy)

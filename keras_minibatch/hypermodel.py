@@ -213,12 +213,12 @@ class MLPHyperModel(keras_tuner.HyperModel):
             keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite.
             ValueError: for a `fit` argument the training core does not take.
         """
-        x, y, epochs, validation_split, verbose = _fit_arguments(args, kwargs)
+        x, y, epochs, initial_epoch, validation_split, verbose = _fit_arguments(args, kwargs)
         num_fit = num_fit_rows(len(y), validation_split)
         execution, self._fits = self._fits, self._fits + 1
         trainer = Trainer(self.train_config, model=model, batch_size=self.batch_size(hp), epoch_rows=num_fit, seed=self.train_config.seed + execution)
         outcome = trainer.train(
-            (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs,
+            (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
             tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
             extra_callbacks=[
                 *(DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks),
@@ -228,8 +228,9 @@ class MLPHyperModel(keras_tuner.HyperModel):
         )
         if outcome.divergence:
             raise keras_tuner.errors.FailedTrialError(outcome.divergence)
-        history = keras.callbacks.History()
+        history = keras.callbacks.History()  # What `model.fit` returns, for KerasTuner and the trial table.
         history.history = outcome.history
+        history.epoch = list(range(initial_epoch, initial_epoch + len(outcome.history.get("loss", []))))
         return history
 
     def begin_trial(self) -> None:
@@ -238,11 +239,12 @@ class MLPHyperModel(keras_tuner.HyperModel):
         self._fits = 0
 
 
-_FIT_KEYWORDS = ("x", "y", "epochs", "validation_split", "shuffle", "verbose")
+# What `tuning.search` passes to `tuner.search`, and `initial_epoch` (Hyperband continues trials).
+_FIT_KEYWORDS = ("x", "y", "epochs", "initial_epoch", "validation_split", "shuffle", "verbose")
 
 
-def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, int, float, int]:
-    """Reads `tuner.search`'s `fit` arguments: `(x, y, epochs, validation_split, verbose)`."""
+def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, int, int, float, int]:
+    """Reads `tuner.search`'s `fit` arguments: `(x, y, epochs, initial_epoch, validation_split, verbose)`."""
     unknown = sorted(set(kwargs) - set(_FIT_KEYWORDS))
     if unknown or len(args) > 2:
         raise ValueError(
@@ -250,4 +252,7 @@ def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, 
             "The training core chooses batches, shuffling and validation rows itself."
         )
     values = dict(zip(("x", "y"), args), **kwargs)
-    return values["x"], values["y"], int(values.get("epochs", 1)), float(values.get("validation_split", 0.0)), int(values.get("verbose", 0))
+    return (
+        values["x"], values["y"], int(values.get("epochs", 1)), int(values.get("initial_epoch", 0)),
+        float(values.get("validation_split", 0.0)), int(values.get("verbose", 0)),
+    )

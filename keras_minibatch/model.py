@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 from collections.abc import Sequence
 
 import keras
 
-from keras_minibatch.config import ACTIVATIONS, LECTURE_HIDDEN_UNITS, OPTIMIZERS, TrainConfig, check_choice
+from keras_minibatch.config import (
+    ACTIVATIONS,
+    LECTURE_HIDDEN_UNITS,
+    OPTIMIZERS,
+    ConfigError,
+    TrainConfig,
+    check_choice,
+    check_dropout,
+    check_hidden_units,
+    check_learning_rate,
+    plain_number,
+)
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,
@@ -29,6 +43,35 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     """
     check_choice("optimizer", name, OPTIMIZERS)
     return _OPTIMIZER_CLASSES[name](learning_rate=learning_rate)
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_model_size(input_shape: Sequence[int], num_classes: int, hidden_units: Sequence[int]) -> None:
+    """Refuses an MLP whose training would not fit in this machine's memory.
+
+    Training holds each float32 parameter about four times (the weight, its
+    gradient and an optimizer's two slots, as Adam keeps); more than half the
+    machine's memory for that is refused before anything is allocated.
+
+    Raises:
+        ConfigError: naming `hidden_units`, the parameter count and the memory.
+    """
+    sizes = [math.prod(input_shape), *hidden_units, num_classes]
+    parameters = sum((inputs + 1) * outputs for inputs, outputs in zip(sizes, sizes[1:]))
+    needed = parameters * 4 * 4
+    memory = _physical_memory()
+    if memory is not None and needed > memory // 2:
+        raise ConfigError(
+            "hidden_units", list(hidden_units),
+            f"would make a model of {parameters:,} parameters, about {needed / 2**30:.1f} GiB to train; this machine has "
+            f"{memory / 2**30:.1f} GiB: choose fewer or narrower layers",
+        )
 
 
 def build_mlp(
@@ -71,13 +114,18 @@ def build_mlp(
         A compiled `keras.Sequential` model.
 
     Raises:
-        ValueError: for an unknown optimizer or activation, or bad sizes.
+        ConfigError: (a `ValueError`) for an unknown optimizer or activation,
+            bad sizes, a dropout outside [0, 1), a learning rate that is not a
+            finite number > 0, or a model too large for this machine's memory;
+            the same checks and messages as `TrainConfig`.
     """
     check_choice("activation", activation, ACTIVATIONS)
-    if num_classes < 2:
-        raise ValueError(f"`num_classes` ({num_classes}) must be at least 2.")
-    if not hidden_units:
-        raise ValueError("`hidden_units` (()) must list at least one layer size.")
+    if not isinstance(num_classes, numbers.Integral) or isinstance(num_classes, bool) or num_classes < 2:
+        raise ConfigError("num_classes", num_classes, "must be an integer >= 2: a classifier needs two classes or more")
+    hidden_units = check_hidden_units(hidden_units)
+    check_dropout(plain_number(dropout))
+    check_learning_rate(plain_number(learning_rate))
+    check_model_size(input_shape, int(num_classes), hidden_units)
     layers: list[keras.layers.Layer] = [
         keras.Input(shape=tuple(input_shape), dtype="uint8", name="pixels"),
         keras.layers.Rescaling(1.0 / 255, name="scale_to_unit"),

@@ -87,9 +87,16 @@ def load_callback(spec: str | CallbackSpec) -> Any:
         module = importlib.import_module(parsed.module)
     except ImportError as error:
         raise CallbackSpecError(f"--callbacks {where}: cannot import module {parsed.module!r} ({error}); is it on PYTHONPATH?") from error
+    except SystemExit as error:  # A script run on import; it must not end keras-minibatch without a word.
+        raise CallbackSpecError(f"--callbacks {where}: importing module {parsed.module!r} called sys.exit({error.code!r}); a callback module must not exit on import.") from error
+    except Exception as error:  # The user's module may raise anything at import; report it in one line.
+        raise CallbackSpecError(f"--callbacks {where}: importing module {parsed.module!r} failed: {type(error).__name__}: {error}") from error
     callback_class = getattr(module, parsed.class_name, None)
     if callback_class is None:
         raise CallbackSpecError(f"--callbacks {where}: module {parsed.module!r} has no attribute {parsed.class_name!r}.")
+    # Checked before it is called: `os:system(command=...)` must not run anything.
+    if not (isinstance(callback_class, type) and issubclass(callback_class, keras.callbacks.Callback)):
+        raise CallbackSpecError(f"--callbacks {where}: {parsed.class_name!r} is a {type(callback_class).__name__}, not a keras.callbacks.Callback subclass; nothing was called.")
     try:
         callback = callback_class(**parsed.kwargs)
     except Exception as error:  # The user's constructor may raise anything; report it in one line.

@@ -35,8 +35,10 @@ __all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
 SEED_VARIANCE_FILE = run_files.SEED_VARIANCE_FILE
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values)
+def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation; `None` where there are too few values for one."""
+    mean = statistics.fmean(values) if values else None
+    return mean, statistics.stdev(values) if len(values) >= 2 else None
 
 
 def seed_variance(
@@ -75,8 +77,10 @@ def seed_variance(
         (`None` with fewer than two completed trials).
 
     Raises:
-        ValueError: for fewer than two seeds, a repeated or negative seed, an
-            unknown objective, or a run whose loss became NaN or infinite.
+        ValueError: for fewer than two seeds, a repeated or negative seed, or an
+            unknown objective. A seed whose loss became NaN or infinite is
+            reported in `runs` (`diverged`) and `diverged_seeds`, and left out
+            of the means and spreads (`None` with fewer than two runs left).
     """
     seeds = list(seeds)
     if len(seeds) < 2 or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
@@ -95,7 +99,9 @@ def seed_variance(
             extra_callbacks=[RequireObjective(objective)],
         )
         if outcome.divergence:
-            raise ValueError(f"seed {seed}: {outcome.divergence}; these hyperparameters do not train reliably.")
+            # Reported in the table, and the other seeds' runs are kept: a diverging seed is a finding.
+            runs.append({"seed": seed, "diverged": outcome.divergence})
+            continue
         scores = trainer.score_test_split(dataset.x_test, dataset.y_test)
         history = outcome.history
         runs.append({
@@ -104,17 +110,19 @@ def seed_variance(
         })
 
     summary: dict[str, Any] = {"objective": objective, "seeds": seeds, "runs": runs}
+    finished = [run for run in runs if "diverged" not in run]
+    summary["diverged_seeds"] = [run["seed"] for run in runs if "diverged" in run]
     for key, name in ((objective, "objective"), ("val_accuracy", "val_accuracy"), ("test_accuracy", "test_accuracy")):
-        summary[f"{name}_mean"], summary[f"{name}_std"] = _mean_std([run[key] for run in runs])
-    noise = math.sqrt(2.0) * summary["objective_std"]
+        summary[f"{name}_mean"], summary[f"{name}_std"] = _mean_std([run[key] for run in finished])
+    noise = None if summary["objective_std"] is None else math.sqrt(2.0) * summary["objective_std"]
     summary["noise"] = noise
     completed = [row for row in trials if row.get("status") == "COMPLETED" and row.get("objective") is not None]
     ranked = sorted(completed, key=lambda row: row["objective"], reverse=OBJECTIVES[objective] == "max")
-    if ranked:
+    if ranked and noise is not None:
         summary["trials_within_noise"] = [row["trial_id"] for row in ranked if abs(row["objective"] - ranked[0]["objective"]) <= noise]
     else:
         summary["trials_within_noise"] = []
-    summary["within_noise"] = len(summary["trials_within_noise"]) > 1 if len(ranked) > 1 else None
+    summary["within_noise"] = len(summary["trials_within_noise"]) > 1 if len(ranked) > 1 and noise is not None else None
     return summary
 
 
@@ -136,9 +144,18 @@ def _format_report(summary: Mapping[str, Any], *, best: Mapping[str, Any], trial
         f"{'seed':>10}  {objective + ' (best epoch)':>24}  {'val_accuracy (last)':>19}  {'test_accuracy':>15}",
     ]
     for run in summary["runs"]:
-        lines.append(f"{run['seed']:>10}  {run[objective]:>24.4f}  {run['val_accuracy']:>19.4f}  {run['test_accuracy']:>15.4f}")
+        if "diverged" in run:
+            lines.append(f"{run['seed']:>10}  diverged: {run['diverged']}")
+        else:
+            lines.append(f"{run['seed']:>10}  {run[objective]:>24.4f}  {run['val_accuracy']:>19.4f}  {run['test_accuracy']:>15.4f}")
+    if summary["noise"] is None:
+        lines.append(f"fewer than two seeds trained to the end ({len(summary['diverged_seeds'])} of {len(seeds)} diverged): no spread to report; "
+                     "these hyperparameters do not train reliably (try a smaller learning rate)")
+        return "\n".join(lines)
     spreads = [f"{summary[f'{name}_mean']:.4f} ± {summary[f'{name}_std']:.4f}" for name in ("objective", "val_accuracy", "test_accuracy")]
     lines.append(f"{'mean ± std':>10}  {spreads[0]:>24}  {spreads[1]:>19}  {spreads[2]:>15}")
+    if summary["diverged_seeds"]:
+        lines.append(f"seeds {', '.join(map(str, summary['diverged_seeds']))} diverged and are left out of the spread")
     lines.append(f"in the search the winner scored {objective} {best['value']:.4f} (with the search's seed)")
     lines.append(f"noise between two single runs: ±{summary['noise']:.4f} {objective} (sqrt(2) x the std above)")
     within = summary["trials_within_noise"]
@@ -184,8 +201,7 @@ def seed_variance_report(
         trials are within it.
 
     Raises:
-        ValueError: for `num_seeds` below 2, data other than the search's, or a
-            run whose loss became NaN or infinite.
+        ValueError: for `num_seeds` below 2, or data other than the search's.
         RunDirError: when the folder holds no finished search
             (`search_config.json`, `best_hyperparameters.json`, `trials.json`).
     """

@@ -15,12 +15,14 @@ import numpy as np
 
 from keras_minibatch import plots, report, run_files, rundir
 from keras_minibatch.checkpointing import CHECKPOINT_DIR, load_checkpoint
+from keras_minibatch.rundir import CorruptCheckpointError
 from keras_minibatch.config import TrainConfig
 # `make_strategy` and `make_early_stopping` lived here first; they are the core's now.
-from keras_minibatch.core import FitOutcome, Trainer, make_early_stopping, make_strategy  # noqa: F401
+from keras_minibatch.core import FitOutcome, Trainer, make_early_stopping, make_strategy, start_distribution  # noqa: F401
 from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
 from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.model import count_parameters
+from keras_minibatch.plugins import load_callback
 # File names inside a run folder (defined in run_files); other modules and tests read them here too.
 from keras_minibatch.run_files import (
     CONFIG_FILE,
@@ -102,10 +104,32 @@ class DivergenceError(RuntimeError):
 
 
 def _keep_epoch_log_lines(path: Path, epochs_done: int) -> None:
-    """Drops epoch-log lines written after the checkpoint a resumed run starts from."""
+    """Drops epoch-log lines written after the checkpoint a resumed run starts from.
+
+    A torn last line (the process died while writing it) is dropped too; a
+    damaged line before it is reported.
+
+    Raises:
+        CorruptCheckpointError: naming the file and the damaged line.
+    """
     if not path.is_file():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines(keepends=True) if line.strip() and json.loads(line).get("epoch", 0) <= epochs_done]
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True) if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+            epoch = record.get("epoch", 0) if isinstance(record, dict) else None
+        except ValueError:
+            epoch = None
+        if not isinstance(epoch, int) or isinstance(epoch, bool):
+            if number == len(lines):
+                break  # Torn by a kill mid-write: that epoch is logged again.
+            raise CorruptCheckpointError(
+                f"{str(path)!r} line {number} is damaged; delete that line (or the file) and rerun with --resume."
+            )
+        if epoch <= epochs_done:
+            kept.append(line if line.endswith("\n") else line + "\n")
     rundir.write_text_atomic(path, "".join(kept))
 
 
@@ -203,7 +227,10 @@ def _train_in_folder(
     progress_interval: float,
     print_fn: Callable[[str], Any],
 ) -> TrainResult:
+    strategy = start_distribution(config)  # First: a multi-worker strategy must precede any TensorFlow work.
     checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
+    for spec in config.callbacks:
+        load_callback(spec)  # A broken plug-in fails now, before anything in the folder changes.
     if dataset is None:
         dataset = load_dataset_for(config)
     data_record = {**data_fingerprint(dataset), "test_sha256": test_split_fingerprint(dataset)}
@@ -211,7 +238,7 @@ def _train_in_folder(
         _check_same_data(workdir, data_record)
     claim.clear_previous()  # An overwritten run's files go only now that the new run's data loaded.
     dataset, fit_rows, validation_rows = _held_out_rows(dataset, config)
-    trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(fit_rows[1]), checkpoint=checkpoint)
+    trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(fit_rows[1]), checkpoint=checkpoint, strategy=strategy)
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
     rundir.write_json_atomic(workdir / CONFIG_FILE, {"config": config.to_dict(), "data_source": dataset.source, "data": data_record, "versions": library_versions()})
     if verbose:

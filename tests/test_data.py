@@ -293,7 +293,9 @@ def _npz_error_cases():
         ({"x": nan_x, "y": y}, r"`x` in .* has 2 NaN/inf pixel values"),
         ({"x": x * 2.0, "y": y}, r"pixel values from .* to \d+\.0; expected integers in 0\.\.255"),
         ({"x": x.astype(int) - 1, "y": y}, r"pixel values from -1 to"),
-        ({"x": x, "y": np.r_[y[:11], 7]}, r"class 7 has only 1 sample"),
+        ({"x": x, "y": np.r_[y[:11], 3]}, r"class 3 has only 1 sample"),
+        ({"x": x, "y": np.r_[y[:11], 7]}, r"labels up to 7 but 4 class ids between are missing \(first: 3, 4, 5, 6\)"),
+        ({"x": x, "y": np.zeros_like(y)}, r"holds only class 0; a classifier needs at least two classes"),
         (
             {"x_train": x, "y_train": y, "x_test": x, "y_test": y + 1},
             r"`y_test` in .* has label 3, but labels must be 0\.\.2; every test class",
