@@ -11,6 +11,10 @@ _MODES = ("auto", "min", "max")
 _STATE_KEYS = ("wait", "best", "best_epoch", "stopped_epoch")
 
 
+class MissingMonitorError(ValueError):
+    """The monitored metric is not among the logged ones; the message lists those that are."""
+
+
 def _is_number(value: Any, kinds: tuple = (int, float)) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool)
 
@@ -184,7 +188,7 @@ class EarlyStopping(keras.callbacks.Callback):
         if self.monitor not in logs:
             if self.monitor.startswith("val_") and not any(k.startswith("val_") for k in logs):
                 return  # No validation this epoch (`validation_freq`).
-            raise ValueError(self._missing_message())
+            raise MissingMonitorError(self._missing_message())
         self._monitor_seen = True
         if self._direction is None:
             self._direction = self._infer_direction()
@@ -205,7 +209,7 @@ class EarlyStopping(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         logs = logs or {}
         if self._keys_seen is not None and not self._monitor_seen:
-            raise ValueError(self._missing_message())
+            raise MissingMonitorError(self._missing_message())
         if self.stopped_epoch is not None and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping: {self.stop_reason}.")
         if self._best_weights is not None:

@@ -373,7 +373,11 @@ def _command_tensorboard() -> int:
         tensorboard_server.tensorboard_command(logdir, port=_PORT.value, host=_HOST.value)
     except ValueError:
         raise UsageError(f"--host={_HOST.value} must be a loopback address (127.0.0.1, ::1 or localhost): TensorBoard has no authentication") from None
-    return 0 if tensorboard_server.serve(logdir, port=_PORT.value, host=_HOST.value) == 0 else EXIT_FAILURE
+    try:
+        code = tensorboard_server.serve(logdir, port=_PORT.value, host=_HOST.value)
+    except tensorboard_server.PortInUseError as error:
+        _fail(str(error), EXIT_FAILURE)
+    return code if code in (0, EXIT_SIGTERM) else EXIT_FAILURE
 
 
 def main(argv: Sequence[str]) -> int:

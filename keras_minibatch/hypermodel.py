@@ -29,6 +29,7 @@ import keras_tuner
 
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
+from callbacks.early_stopping import MissingMonitorError
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.core import Trainer
 from keras_minibatch.data import num_fit_rows
@@ -217,15 +218,19 @@ class MLPHyperModel(keras_tuner.HyperModel):
         num_fit = num_fit_rows(len(y), validation_split)
         execution, self._fits = self._fits, self._fits + 1
         trainer = Trainer(self.train_config, model=model, batch_size=self.batch_size(hp), epoch_rows=num_fit, seed=self.train_config.seed + execution)
-        outcome = trainer.train(
-            (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
-            tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
-            extra_callbacks=[
-                *(DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks),
-                RequireObjective(self.search_config.objective),
-            ],
-            verbose=verbose,
-        )
+        try:
+            outcome = trainer.train(
+                (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
+                tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
+                extra_callbacks=[
+                    *(DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks),
+                    RequireObjective(self.search_config.objective),
+                ],
+                verbose=verbose,
+            )
+        except MissingMonitorError as error:
+            # Every trial would fail the same way: stop the search instead of burning its budget.
+            raise keras_tuner.errors.FatalValueError(f"--early_stopping_monitor={self.train_config.early_stopping_monitor}: {error}") from error
         if outcome.divergence:
             raise keras_tuner.errors.FailedTrialError(outcome.divergence)
         history = keras.callbacks.History()  # What `model.fit` returns, for KerasTuner and the trial table.

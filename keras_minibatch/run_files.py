@@ -34,6 +34,7 @@ TRIALS_CSV = "trials.csv"
 BEST_HYPERPARAMETERS_FILE = "best_hyperparameters.json"
 SEED_VARIANCE_FILE = "seed_variance.json"
 WINNER_RUN = "winner"  # Inside TENSORBOARD_DIR: the retrained winner's scalars.
+TRIAL_FAILURE_FILE = "failure.txt"  # Inside TUNER_PROJECT/trial_<id>/: a failed trial's traceback.
 
 # A comparison of search strategies (`tune --compare`): one search folder per strategy.
 COMPARISON_CONFIG_FILE = "comparison_config.json"

@@ -97,9 +97,8 @@ def check_search_dir(
     record_path = _record_to_resume(path, run_files.SEARCH, SEARCH_CONFIG_FILE, resume=resume, overwrite=overwrite)
     if record_path is None:
         return None
-    record = _read_state_json(record_path)
-    for state_file in sorted((path / TUNER_PROJECT).glob("*.json")) + sorted((path / TUNER_PROJECT).glob("trial_*/trial.json")):
-        _read_state_json(state_file)  # KerasTuner writes these in place: a crash mid-write truncates one.
+    record = _read_state_json(record_path, expected=dict, keys=("fingerprint", "search_config", "train_config"))
+    _check_search_state(path)
     if train_config is not None and search_config is not None:
         check_same_search(record.get("fingerprint", {}), config_fingerprint(train_config, search_config), path)
     return record
@@ -126,19 +125,61 @@ def _record_to_resume(path: Path, kind: str, record_file: str, *, resume: bool, 
     return record_path
 
 
-def _read_state_json(path: Path) -> Any:
-    """Reads one saved-state JSON file, naming it when it is damaged.
+def _read_state_json(path: Path, *, expected: type = object, keys: Sequence[str] = ()) -> Any:
+    """Reads one saved-state JSON file, naming it when it is damaged or not of the shape written.
 
     Raises:
         CorruptCheckpointError: naming the file and the way out.
     """
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(value, expected):
+            raise ValueError(f"it holds a {type(value).__name__}, not a JSON {'object' if expected is dict else 'list'}")
+        missing = [key for key in keys if key not in value]
+        if missing:
+            raise ValueError(f"it lacks {', '.join(missing)}")
+        return value
     except (OSError, ValueError) as error:
         raise rundir.CorruptCheckpointError(
             f"{str(path)!r} is corrupt ({error}), so the search cannot be resumed from it; pass --overwrite "
             f"to start the search again (the trials finished so far are listed in {TRIALS_JSON})."
         ) from error
+
+
+# What KerasTuner 1.4's oracle and trial files hold (`Oracle.get_state`, `Trial.get_state`).
+_ORACLE_KEYS = ("ongoing_trials", "start_order", "end_order", "run_times", "tried_so_far", "id_to_hash")
+_TRIAL_KEYS = ("trial_id", "hyperparameters", "status")
+
+
+def _check_search_state(path: Path) -> None:
+    """Checks the files a resumed search reads: the trial table and KerasTuner's project, before KerasTuner does.
+
+    KerasTuner writes its files in place, so a crash mid-write truncates one; a
+    hand edit or a deleted trial folder would otherwise end in a `KeyError` deep
+    inside its reload.
+
+    Raises:
+        CorruptCheckpointError: naming the file or folder and the way out.
+    """
+    if (path / TRIALS_JSON).is_file():
+        _read_state_json(path / TRIALS_JSON, expected=list)
+    project = path / TUNER_PROJECT
+    oracle_path = project / "oracle.json"
+    for state_file in sorted(project.glob("*.json")):
+        _read_state_json(state_file, expected=dict, keys=_ORACLE_KEYS if state_file == oracle_path else ())
+    for trial_file in sorted(project.glob("trial_*/trial.json")):
+        _read_state_json(trial_file, expected=dict, keys=_TRIAL_KEYS)
+    if not oracle_path.is_file():
+        return
+    oracle = json.loads(oracle_path.read_text(encoding="utf-8"))
+    listed = {str(trial_id) for trial_id in oracle.get("start_order", [])}
+    lost = sorted((trial_id for trial_id in listed if not (project / f"trial_{trial_id}" / "trial.json").is_file()), key=lambda t: (len(t), t))
+    if lost:
+        raise rundir.CorruptCheckpointError(
+            f"{str(project)!r} lists trial {', '.join(lost)} in oracle.json but {'its folder is' if len(lost) == 1 else 'their folders are'} "
+            f"missing (trial_{lost[0]}/trial.json); restore {'it' if len(lost) == 1 else 'them'}, or pass --overwrite to start the search again "
+            f"(the trials finished so far are listed in {TRIALS_JSON})."
+        )
 
 
 def comparison_fingerprint(train_config: TrainConfig, search_config: SearchConfig, strategies: Sequence[str]) -> dict[str, Any]:
@@ -176,7 +217,7 @@ def check_comparison_dir(
     record_path = _record_to_resume(path, run_files.STRATEGY_COMPARISON, COMPARISON_CONFIG_FILE, resume=resume, overwrite=overwrite)
     if record_path is None:
         return
-    saved = _read_state_json(record_path)
+    saved = _read_state_json(record_path, expected=dict)
     if fingerprint is None:
         return
     current = json.loads(json.dumps(dict(fingerprint)))

@@ -11,8 +11,10 @@ CLI can check its flags and start TensorBoard at once.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import ipaddress
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from keras_minibatch.quiet import filter_chatter
+from keras_minibatch.termination import Terminated
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6006
@@ -201,6 +204,15 @@ def running_tensorboard(logdir: str | os.PathLike, **kwargs: Any):
         _stop(process)
 
 
+# prctl(2) option: the signal the kernel sends a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+EXIT_SIGTERM = 143  # 128 + SIGTERM, as shells report it.
+
+
+class PortInUseError(RuntimeError):
+    """The TensorBoard port is taken; the message names it and the way out."""
+
+
 def serve(
     logdir: str | os.PathLike,
     *,
@@ -219,18 +231,24 @@ def serve(
         host: Loopback address. Defaults to `"127.0.0.1"`.
         print_fn: Receives each output line. Defaults to `print`.
 
+    Returns:
+        TensorBoard's exit code; `0` after Ctrl-C, `143` after SIGTERM. The
+        child never outlives this process (on Linux not even its SIGKILL).
+
     Raises:
         ValueError: for a missing `logdir`, a non-loopback `host` or a bad `port`.
+        PortInUseError: when another program holds the port.
     """
     if not Path(logdir).is_dir():
         raise ValueError(f"`logdir` ({str(logdir)!r}) is not a folder; pass a run folder or a folder of runs.")
     command = tensorboard_command(logdir, port=port, host=host)
+    check_port_free(host, port)
     print_fn(f"serving {logdir} on {_url(host, port) if port else host} (Ctrl-C stops)")
     env = _child_env()
     keep_chatter = env["TF_CPP_MIN_LOG_LEVEL"] == "0"
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env=env, text=True, errors="replace", bufsize=1,
+        env=env, text=True, errors="replace", bufsize=1, preexec_fn=_die_with_parent,
     )
     try:
         with process.stdout:
@@ -239,10 +257,41 @@ def serve(
                 if line.strip():
                     print_fn(line.rstrip("\n"))
         return process.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, Terminated):
+            _stop(process)  # SIGTERM reached this process only.
+            return EXIT_SIGTERM
         # The terminal sent SIGINT to TensorBoard too; give it a moment to shut down cleanly.
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             _stop(process)
         return 0
+    finally:
+        _stop(process)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuses a port another program listens on, before anything is started.
+
+    Raises:
+        PortInUseError: naming the address and the way out.
+    """
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # As TensorBoard's server does: only a listener blocks.
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortInUseError(f"--port={port}: {_url(host, port)} cannot be served ({error.strerror}); pass another --port, or --port=0 for a free one") from error
+
+
+def _die_with_parent() -> None:
+    """In the child, before TensorBoard starts: ask Linux to SIGTERM it when its parent dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # Not Linux: Ctrl-C and SIGTERM still stop the child through `serve`.

@@ -35,6 +35,8 @@ __all__ = [
 
 TRIALS_JSON = run_files.TRIALS_JSON
 TRIALS_CSV = run_files.TRIALS_CSV
+TUNER_PROJECT = run_files.TUNER_PROJECT
+FAILURE_FILE = run_files.TRIAL_FAILURE_FILE
 # KerasTuner's exception type prefixes a failure message's last line; ours is the reason.
 _FAILED_TRIAL_PREFIX = "keras_tuner.src.errors.FailedTrialError: "
 _SPACE_ORDER = ("num_layers", "units", "activation", "dropout", "optimizer", "learning_rate", "batch_size")
@@ -306,6 +308,11 @@ class TrialRecorder:
         """
         row = self.row(trial)
         self._saved[trial.trial_id] = row
+        if row["failure"] and trial.message and self.role != "chief":
+            # The one-line reason is in the table; the whole traceback stays with the trial.
+            trial_dir = self.workdir / TUNER_PROJECT / f"trial_{trial.trial_id}"
+            trial_dir.mkdir(parents=True, exist_ok=True)
+            rundir.write_text_atomic(trial_dir / FAILURE_FILE, trial.message)
         self._started.pop(trial.trial_id, None)
         self._ended_here.append(trial.trial_id)
         best = None

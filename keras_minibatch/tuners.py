@@ -96,6 +96,25 @@ def wait_for_chief() -> None:
     oracle_client.OracleClient(None).get_space()
 
 
+@contextlib.contextmanager
+def failed_trials_untraced() -> Any:
+    """Keeps KerasTuner from printing each failed trial's traceback while the block runs.
+
+    KerasTuner 1.4.8's `BaseTuner._try_run_and_update_trial` calls
+    `traceback.print_exc()` for every failed trial while `keras_tuner.src.config.DEBUG`
+    is true, its default: dozens of lines between the trial lines. The trial
+    table gives the reason in one line and `TrialRecorder` keeps the traceback in
+    the trial's folder (`trial.message` holds it). The flag is restored after.
+    """
+    from keras_tuner.src import config as kerastuner_config
+
+    before, kerastuner_config.DEBUG = kerastuner_config.DEBUG, False
+    try:
+        yield
+    finally:
+        kerastuner_config.DEBUG = before
+
+
 def quiet_condition_protos() -> None:
     """Silences KerasTuner 1.4.8's debug `print` in `conditions.Parent.to_proto`; idempotent.
 

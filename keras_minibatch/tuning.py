@@ -77,6 +77,7 @@ from keras_minibatch.trials import (
 )
 from keras_minibatch.tuners import (
     distributed_role,
+    failed_trials_untraced,
     make_tuner,
     quiet_condition_protos,
     wait_for_chief,
@@ -301,8 +302,19 @@ def _run_trials(
     else:
         if role == "chief":
             say("chief: serving KerasTuner's oracle to the workers until every trial has ended (this process trains none)")
-        tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+        _search_until_fatal(tuner, x_train, y_train, train_config)
     return tuner, recorder.write(tuner.oracle.trials)
+
+
+def _search_until_fatal(tuner: keras_tuner.Tuner, x_train: Any, y_train: Any, train_config: TrainConfig) -> None:
+    """Runs KerasTuner's search; an error every trial would share ends it in one `SearchError` line."""
+    try:
+        with failed_trials_untraced():
+            tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+    except rundir.RunDirError:
+        raise  # A full or read-only disk: the CLI names the file.
+    except keras_tuner.errors.FatalError as error:
+        raise SearchError(f"the search stopped: {error} (every trial would fail the same way; fix it and start again, --overwrite replaces this folder)") from error
 
 
 def _pick_winner(rows: list[dict[str, Any]], train_config: TrainConfig, search_config: SearchConfig, path: Path) -> tuple[dict[str, Any], TrainConfig]:
@@ -376,7 +388,7 @@ def _work_for_chief(
     x_train, y_train, _ = training.split_for_validation(dataset, train_config)
     tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
     tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
-    tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+    _search_until_fatal(tuner, x_train, y_train, train_config)
     rows = tuner.recorder.ended_here()
     numbers = ", ".join(str(row["number"]) for row in rows) or "none"
     say(f"worker {tuner.tuner_id}: ran {len(rows)} trial{'s' if len(rows) != 1 else ''} ({numbers}); the chief writes the trial table, retrains the winner and scores the test split")

@@ -259,3 +259,59 @@ def test_a_diverged_seed_is_reported_in_the_table_and_the_other_seeds_are_kept(d
     only_one = seed_variance(TrainConfig(**TINY), hyperparameters, [2, 4], digits)
     assert only_one["noise"] is None and only_one["within_noise"] is None
     assert "fewer than two seeds trained to the end (1 of 2 diverged)" in _format_report(only_one, best={"trial_id": "0", "value": 0.5}, trials=[], epochs=1)
+
+
+def test_a_failed_trial_is_one_line_with_its_traceback_kept_in_the_trial_folder(tmp_path):
+    (tmp_path / "raiser.py").write_text(
+        "import keras\nclass Boom(keras.callbacks.Callback):\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n        raise RuntimeError('plug-in exploded')\n"
+    )
+    workdir = tmp_path / "search"
+    result = run_cli("tune", "--dataset=digits", "--max_trials=2", "--epochs=1", "--hidden_units=8", "--callbacks=raiser:Boom",
+                     f"--workdir={workdir}", env_extra={"PYTHONPATH": str(tmp_path)}, timeout=300)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert [line.split("  ")[1] for line in result.stdout.splitlines() if line.startswith("trial ")] == ["FAILED: RuntimeError: plug-in exploded"] * 2
+    assert_one_line(result, 1, "no trial completed")
+    assert "RuntimeError: plug-in exploded" in (workdir / "tuner" / "trial_0" / "failure.txt").read_text()
+
+
+def test_a_setting_every_trial_would_fail_on_stops_the_search_after_the_first(tmp_path):
+    workdir = tmp_path / "search"
+    result = run_cli("tune", "--dataset=digits", "--max_trials=4", "--epochs=1", "--hidden_units=8", "--early_stopping",
+                     "--early_stopping_monitor=val_nope", f"--workdir={workdir}", timeout=300)
+    assert_one_line(result, 1, "the search stopped: --early_stopping_monitor=val_nope", "keys there: ['accuracy', 'loss', 'val_accuracy', 'val_loss']")
+    assert len(list((workdir / "tuner").glob("trial_*"))) == 1
+
+
+def test_tune_resume_of_a_folder_that_does_not_exist_is_refused(tmp_path):
+    result = run_cli("tune", "--dataset=digits", f"--workdir={tmp_path / 'missing'}", "--resume", timeout=60)
+    assert_one_line(result, 1, "does not exist, so there is no search to resume")
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_search(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("search") / "s"
+    result = run_cli("tune", "--dataset=digits", "--max_trials=2", "--epochs=1", "--hidden_units=8", f"--workdir={workdir}", timeout=300)
+    assert result.returncode == 0, result.stderr
+    return workdir
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda s: (s / "tuner" / "oracle.json").write_text("{}"), "oracle.json' is corrupt (it lacks ongoing_trials"),
+        (lambda s: (s / "tuner" / "trial_0" / "trial.json").write_text("[]"), "trial.json' is corrupt (it holds a list, not a JSON object)"),
+        (lambda s: (s / "search_config.json").write_text("[]"), "search_config.json' is corrupt (it holds a list"),
+        (lambda s: (s / "trials.json").write_text('[{"trial_id": "0", '), "trials.json' is corrupt"),
+        (lambda s: __import__("shutil").rmtree(s / "tuner" / "trial_1"), "lists trial 1 in oracle.json but its folder is missing"),
+    ],
+)
+def test_damaged_search_state_is_one_line_naming_the_file(finished_search, tmp_path, damage, expected):
+    import shutil
+
+    workdir = tmp_path / "s"
+    shutil.copytree(finished_search, workdir)
+    damage(workdir)
+    result = run_cli("tune", "--dataset=digits", "--max_trials=3", "--epochs=1", "--hidden_units=8", f"--workdir={workdir}", "--resume", timeout=120)
+    assert_one_line(result, 1, expected, "--overwrite")
