@@ -61,6 +61,8 @@ EXIT_SIGTERM = 143
 
 # The folder the current command writes, and its argv: for the resume hint after Ctrl-C.
 _RUN_FOLDER: list[str | None] = [None]
+# How an interrupted command's folder continues: None for `--resume`, else what to say instead.
+_NOT_RESUMABLE: list[str | None] = [None]
 # A default folder this command created: removed again if the command fails before writing into it.
 _CREATED_FOLDER: list[str | None] = [None]
 _ORIGINAL_ARGV: list[list[str] | None] = [None]
@@ -296,6 +298,21 @@ def build_search_config() -> search_config_lib.SearchConfig:
         raise UsageError(f"--{flag}={_format_flag_value(error.value)} {error.allowed}") from None
 
 
+def _check_distributed_environment() -> bool:
+    """Whether KerasTuner's distributed mode is asked for; refuses a half or malformed set of its variables."""
+    names = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+    given = [name for name in names if os.environ.get(name)]
+    if not given:
+        return False
+    if len(given) < len(names):
+        missing = ", ".join(name for name in names if name not in given)
+        raise UsageError(f"{', '.join(given)} set without {missing}: a distributed search needs all three (or none for a local search)")
+    port = os.environ["KERASTUNER_ORACLE_PORT"]
+    if not port.isdecimal() or not 1 <= int(port) <= 65535:
+        raise UsageError(f"KERASTUNER_ORACLE_PORT={port} must be a port number from 1 to 65535")
+    return True
+
+
 def _command_tune(config: config_lib.TrainConfig) -> int:
     _check_distribution_for("tune", config)
     search_config = build_search_config()
@@ -305,7 +322,7 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
     if _COMPARE.value and _SEED_VARIANCE.value:
         raise UsageError("--seed_variance retrains one search's winner; it cannot be combined with --compare")
     # KerasTuner's distributed mode; the library asks KerasTuner whether this process is the chief or a worker.
-    distributed = "KERASTUNER_ORACLE_IP" in os.environ
+    distributed = _check_distributed_environment()
     if distributed and _COMPARE.value:
         raise UsageError("--compare runs its searches one after another and cannot be distributed; unset KERASTUNER_ORACLE_IP")
     if distributed and not _WORKDIR.value:
@@ -356,6 +373,7 @@ def _command_compare(config: config_lib.TrainConfig) -> int:
         folder_claim.check_folder(_WORKDIR.value, run_files.BATCH_SIZE_COMPARISON, overwrite=_OVERWRITE.value)
     workdir = _take_workdir(f"compare-{config.dataset}")
     _RUN_FOLDER[0] = workdir
+    _NOT_RESUMABLE[0] = "keeps the regimes that finished (comparison.csv); compare has no --resume: rerun with --overwrite to train them all"
     _quiet_tensorflow()
     from keras_minibatch import compare  # Imports TensorFlow: only after every check passed.
 
@@ -477,7 +495,7 @@ def resume_command(argv: Sequence[str], workdir: str) -> str:
 def _main_with_clean_errors(argv: Sequence[str]) -> int:
     reset_termination()
     signal.signal(signal.SIGTERM, handle_sigterm)
-    _RUN_FOLDER[0] = _CREATED_FOLDER[0] = None
+    _RUN_FOLDER[0] = _CREATED_FOLDER[0] = _NOT_RESUMABLE[0] = None
     try:
         return _run_and_report(argv)
     finally:
@@ -506,6 +524,8 @@ def _run_and_report(argv: Sequence[str]) -> int:
         name, code = ("SIGTERM", EXIT_SIGTERM) if terminated else ("SIGINT", EXIT_SIGINT)
         if _RUN_FOLDER[0] is None:
             _fail(f"interrupted ({name}) before anything was written", code)
+        if _NOT_RESUMABLE[0] is not None:
+            _fail(f"interrupted ({name}); {_RUN_FOLDER[0]} {_NOT_RESUMABLE[0]}", code)
         print(
             f"{PROG}: interrupted ({name}); {_RUN_FOLDER[0]} keeps every completed epoch or trial. "
             f"Resume with:\n  {resume_command(sys.argv if _ORIGINAL_ARGV[0] is None else _ORIGINAL_ARGV[0], _RUN_FOLDER[0])}",

@@ -172,20 +172,34 @@ def compare_batch_sizes(
         x_fit, y_fit = x_train[:num_fit], y_train[:num_fit]
         x_val, y_val = x_train[num_fit:], y_train[num_fit:]
 
-        regimes = []
+        regimes: list[RegimeResult] = []
+
+        def comparison() -> ComparisonResult:
+            return ComparisonResult(
+                regimes=regimes, num_fit_samples=num_fit, num_validation_samples=len(y_val),
+                budget_epochs=budget_epochs, budget_seconds=budget_seconds, workdir=workdir,
+            )
+
+        trained: dict[int, str] = {}
         for label in batch_sizes:
             batch_size = compare_config.resolve_batch_size(label, num_fit)
+            if batch_size in trained:  # e.g. 100000 and full on 270 rows: one regime, trained once
+                print_fn(f"batch {label} is the same regime as {trained[batch_size]} on {num_fit:,} training rows (batch {batch_size:,}); trained once")
+                continue
+            trained[batch_size] = str(label)
             name = compare_config.regime_name(batch_size, num_fit)
             print_fn(f"{name} (batch {batch_size:,}): training for {_describe_budget(budget_epochs, budget_seconds)}")
-            regimes.append(_train_regime(
-                train_config, dataset, label=str(label), name=name, batch_size=batch_size,
-                fit=(x_fit, y_fit), validation=(x_val, y_val),
-                budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
-            ))
-        result = ComparisonResult(
-            regimes=regimes, num_fit_samples=num_fit, num_validation_samples=len(y_val),
-            budget_epochs=budget_epochs, budget_seconds=budget_seconds, workdir=workdir,
-        )
+            try:
+                regimes.append(_train_regime(
+                    train_config, dataset, label=str(label), name=name, batch_size=batch_size,
+                    fit=(x_fit, y_fit), validation=(x_val, y_val),
+                    budget_epochs=budget_epochs, budget_seconds=budget_seconds, print_fn=print_fn,
+                ))
+            except KeyboardInterrupt:
+                if regimes:  # Ctrl-C or SIGTERM: the regimes that finished are written before stopping.
+                    compare_report.write_comparison(comparison(), workdir)
+                raise
+        result = comparison()
         result.files = compare_report.write_comparison(result, workdir)
         print_fn(compare_report.format_table(result))
         print_fn(f"comparison folder: {workdir}")

@@ -158,10 +158,12 @@ class RegimeClock(keras.callbacks.Callback):
         point = CurvePoint(epoch=self.updates / self._updates_per_epoch, updates=self.updates, seconds=seconds,
                            val_loss=val_loss, val_accuracy=val_accuracy)
         self.points.append(point)
-        while self._next_updates is not None and self._next_updates <= self.updates:
-            self._next_updates += self._every_updates
-        while self._next_seconds is not None and self._next_seconds <= seconds:
-            self._next_seconds += self._every_seconds
+        # The next point is the first interval mark past now: computed, not stepped to (a tiny
+        # interval would take billions of steps).
+        if self._next_updates is not None and self._next_updates <= self.updates:
+            self._next_updates += (math.floor((self.updates - self._next_updates) / self._every_updates) + 1) * self._every_updates
+        if self._next_seconds is not None and self._next_seconds <= seconds:
+            self._next_seconds += (math.floor((seconds - self._next_seconds) / self._every_seconds) + 1) * self._every_seconds
         if paused_at - self._last_progress >= _PROGRESS_EVERY_SECONDS:
             self._show(point)
         self._paused += time.perf_counter() - paused_at

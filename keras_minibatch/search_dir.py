@@ -28,7 +28,7 @@ from keras_minibatch.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE
 from keras_minibatch.search_config import SearchConfig
 
 __all__ = [
-    "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir",
+    "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir", "search_differences",
     "comparison_fingerprint", "config_fingerprint",
 ]
 
@@ -43,8 +43,8 @@ def config_fingerprint(train_config: TrainConfig, search_config: SearchConfig) -
     return json.loads(json.dumps({"objective": objective, "search_space": space, "train_config": train_config.to_dict()}))
 
 
-def check_same_search(saved: Mapping[str, Any], current: Mapping[str, Any], workdir: str | os.PathLike) -> None:
-    """Raises `RunDirError` naming every part of `current` (a fingerprint) that differs from `saved`.
+def search_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Names every part of `current` (a fingerprint) that differs from `saved`, e.g. `"data (sha256, train_samples)"`.
 
     Only the parts present in `current` are compared.
     """
@@ -58,6 +58,12 @@ def check_same_search(saved: Mapping[str, Any], current: Mapping[str, Any], work
             differences.append(f"{label} ({', '.join(names)})")
         else:
             differences.append(f"{label} ({before} there, {now} now)")
+    return differences
+
+
+def check_same_search(saved: Mapping[str, Any], current: Mapping[str, Any], workdir: str | os.PathLike) -> None:
+    """Raises `RunDirError` naming every part of `current` (a fingerprint) that differs from `saved`."""
+    differences = search_differences(saved, current)
     if differences:
         raise rundir.RunDirError(
             f"--workdir {str(workdir)!r} holds a search with a different {'; '.join(differences)}: its trials are not "

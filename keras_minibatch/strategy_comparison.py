@@ -43,6 +43,7 @@ import csv
 import dataclasses
 import io
 import itertools
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -58,7 +59,9 @@ from keras_minibatch.folder_claim import FolderClaim
 from keras_minibatch.search_config import TUNERS, SearchConfig
 from keras_minibatch.search_dir import (
     COMPARISON_CONFIG_FILE,
+    SEARCH_CONFIG_FILE,
     check_comparison_dir,
+    check_search_dir,
     comparison_fingerprint,
 )
 from keras_minibatch.tuning import SearchResult, search
@@ -230,11 +233,17 @@ def compare_search_strategies(
         notes: list[str] = []
         configs = {strategy: search_config.replace(tuner=strategy) for strategy in strategies}
         if "bayesian" in configs and search_config.num_initial_points is None:
-            configs["bayesian"] = configs["bayesian"].replace(num_initial_points=max(2, search_config.max_trials // 4))
+            # A resumed comparison keeps the random start it began with, so a larger --max_trials extends it.
+            initial = _saved_num_initial_points(path / "bayesian") if resume else None
+            configs["bayesian"] = configs["bayesian"].replace(num_initial_points=initial or max(2, search_config.max_trials // 4))
             notes.append(
                 f"bayesian: {configs['bayesian'].num_initial_points} random trials (the same as random search's first ones), then "
                 "guided by its Gaussian process; KerasTuner's default would be 3 per hyperparameter, more than this budget."
             )
+        # Every strategy's folder is checked before any runs: a refusal after grid and random had
+        # grown would leave the comparison with unequal budgets.
+        for strategy, config in configs.items():
+            check_search_dir(path / strategy, resume=resume and (path / strategy).is_dir(), train_config=train_config, search_config=config)
         searches: dict[str, SearchResult] = {}
         for strategy, config in configs.items():
             say(f"== {strategy} search ==")
@@ -268,3 +277,12 @@ def compare_search_strategies(
             objective=search_config.objective, direction=search_config.direction, max_trials=search_config.max_trials,
             objectives=objectives, best_so_far=best, searches=searches, table=table, notes=notes, workdir=path,
         )
+
+
+def _saved_num_initial_points(folder: Path) -> int | None:
+    """The `num_initial_points` a strategy's search folder was started with, or `None`."""
+    try:
+        value = json.loads((folder / SEARCH_CONFIG_FILE).read_text(encoding="utf-8"))["search_config"]["num_initial_points"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # No search yet, or a damaged one that `check_search_dir` reports.
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None

@@ -68,6 +68,7 @@ from keras_minibatch.search_dir import (
     check_same_search,
     check_search_dir,
     config_fingerprint,
+    search_differences,
 )
 from keras_minibatch.trials import (
     TrialRecorder,
@@ -356,6 +357,33 @@ def _retrain_winner(
     return trainer.model, test_metrics
 
 
+def _check_runs_the_chiefs_search(path: Path, train_config: TrainConfig, search_config: SearchConfig, dataset: Dataset, *, say: Callable[[str], Any]) -> None:
+    """Refuses a worker whose space, objective, tuner, training settings or data are not the chief's.
+
+    The chief records the search's fingerprint in `search_config.json` before it
+    serves; a worker sharing the folder (one machine, or a shared file system)
+    compares its own before its first trial, so it never reports scores of
+    another search as the chief's.
+
+    Raises:
+        SearchError: naming what differs.
+    """
+    record_path = path / SEARCH_CONFIG_FILE
+    if not record_path.is_file():
+        say(f"worker: {record_path} is not visible here (no shared folder), so this worker cannot check it runs the chief's search; start it with the chief's flags and data")
+        return
+    try:
+        chiefs = json.loads(record_path.read_text(encoding="utf-8"))["fingerprint"]
+        differences = search_differences(chiefs, {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise SearchError(f"{str(record_path)!r}, the chief's record of the search, cannot be read ({error}); is the chief running on this folder?") from error
+    if differences:
+        raise SearchError(
+            f"this worker does not run the chief's search in {str(path)!r}: different {'; '.join(differences)}; "
+            "start it with the chief's flags and data (its trials would be counted as the chief's)"
+        )
+
+
 def _load(train_config: TrainConfig) -> Dataset:
     return load_dataset_for(train_config)
 
@@ -384,6 +412,7 @@ def _work_for_chief(
     path = Path(workdir)
     if path.exists() and not path.is_dir():
         raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+    _check_runs_the_chiefs_search(path, train_config, search_config, dataset, say=say)
     path.mkdir(parents=True, exist_ok=True)
     x_train, y_train, _ = training.split_for_validation(dataset, train_config)
     tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))

@@ -12,6 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--dataset=digits", "--max_train_samples=200", "--epochs=1", "--max_trials=2"]
 
 
+DISTRIBUTED = {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"}
+
+
 def run_cli(*args, env_extra=None, timeout=300):
     env = {key: value for key, value in os.environ.items() if not key.startswith("KERASTUNER_")}
     env.update(env_extra or {})
@@ -25,8 +28,8 @@ def run_cli(*args, env_extra=None, timeout=300):
         (["tune", "--seed_variance=-3"], {}, "--seed_variance=-3 must be 0 (off) or a number of seeds >= 2"),
         (["tune", "--compare", "--seed_variance=3"], {}, "--seed_variance retrains one search's winner; it cannot be combined with --compare"),
         (["tune", "--num_initial_points=0"], {}, "--num_initial_points=0 must be an integer >= 1"),
-        (["tune"], {"KERASTUNER_ORACLE_IP": "127.0.0.1"}, "a distributed search (KERASTUNER_ORACLE_IP is set) needs --workdir"),
-        (["tune", "--compare", "--workdir=x"], {"KERASTUNER_ORACLE_IP": "127.0.0.1"}, "--compare runs its searches one after another and cannot be distributed"),
+        (["tune"], DISTRIBUTED, "a distributed search (KERASTUNER_ORACLE_IP is set) needs --workdir"),
+        (["tune", "--compare", "--workdir=x"], DISTRIBUTED, "--compare runs its searches one after another and cannot be distributed"),
     ],
 )
 def test_bad_tune_flags_are_refused_in_one_line(args, env, expected):

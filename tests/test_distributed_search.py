@@ -140,3 +140,50 @@ def test_chief_and_two_workers_finish_a_search_running_each_trial_once(tmp_path)
     for worker_file in (workdir / "tuner").glob("tuner*.json"):
         worker_file.unlink()
     assert sorted(load_tuner(workdir).oracle.trials) == ["0", "1", "2", "3"]
+
+
+def _tune_process(workdir, port, tuner_id, *extra, log):
+    env = {
+        **os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+        "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(port),
+    }
+    args = ["tune", "--dataset=digits", "--max_train_samples=200", "--hidden_units=8", "--epochs=1", "--max_trials=2", f"--workdir={workdir}", *extra]
+    return subprocess.Popen([sys.executable, "-m", "keras_minibatch", *args], stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("mismatch", [("--epochs=2",), ("--max_train_samples=150",), ("--tuner=bayesian",)])
+def test_a_worker_of_another_search_is_refused_before_its_first_trial(tmp_path, mismatch):
+    workdir, port = tmp_path / "search", _free_loopback_port()
+    with open(tmp_path / "chief.log", "w") as chief_log, open(tmp_path / "worker.log", "w") as worker_log:
+        chief = _tune_process(workdir, port, "chief", log=chief_log)
+        try:
+            worker = _tune_process(workdir, port, "tuner0", *mismatch, log=worker_log)
+            worker.wait(timeout=DEADLINE_SECONDS)
+        finally:
+            chief.kill()
+            chief.wait()
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    output = (tmp_path / "worker.log").read_text()
+    assert worker.returncode == 1, output
+    errors = [line for line in output.splitlines() if line.startswith("keras-minibatch: error: ")]
+    assert len(errors) == 1 and "this worker does not run the chief's search" in errors[0], output
+    assert "Traceback" not in output and not list((workdir / "tuner").glob("trial_*"))  # no trial of another search
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KERASTUNER_ORACLE_PORT": "abc"}, "KERASTUNER_ORACLE_PORT=abc must be a port number from 1 to 65535"),
+        ({"KERASTUNER_ORACLE_PORT": "99999"}, "KERASTUNER_ORACLE_PORT=99999 must be a port number from 1 to 65535"),
+        ({"KERASTUNER_ORACLE_IP": ""}, "KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT set without KERASTUNER_ORACLE_IP: a distributed search needs all three (or none for a local search)"),
+    ],
+)
+def test_a_malformed_distributed_environment_is_one_line_before_anything_changes(tmp_path, env, expected):
+    full = {**os.environ, "KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000", **env}
+    result = subprocess.run([sys.executable, "-m", "keras_minibatch", "tune", "--dataset=digits", f"--workdir={tmp_path / 's'}"],
+                            capture_output=True, text=True, env=full, timeout=60)
+    assert result.returncode == 2 and result.stderr.strip() == f"keras-minibatch: error: {expected}"
+    assert not (tmp_path / "s").exists()

@@ -140,7 +140,8 @@ def test_corrupt_checkpoint_is_named_with_the_way_out(tmp_path, damage, message)
 
 # --- The real command line, killed from outside. ---------------------------------------------
 
-CLI_FLAGS = ["--dataset=digits", "--epochs=40", "--hidden_units=32", "--max_train_samples=600"]
+# Enough epochs (a few ms each) that a signal sent after epoch 2 lands mid-training, not after the run.
+CLI_FLAGS = ["--dataset=digits", "--epochs=200", "--hidden_units=32", "--max_train_samples=600"]
 
 
 def start_cli(*args):

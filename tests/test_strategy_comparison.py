@@ -133,3 +133,30 @@ def test_grid_size_counts_conditional_hyperparameters_only_where_active():
         hp.Choice("units_2", [8, 16])
     hp.Float("dropout", 0.0, 0.2, step=0.1)
     assert grid_size(hp) == 3 * 3 + 3 * 2 * 3  # one layer: widths x dropouts; two layers: x widths of the second
+
+
+def test_resume_with_a_larger_budget_extends_every_strategy_equally(comparison, digits, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "comparison"
+    shutil.copytree(comparison.result.workdir, workdir)
+    grown = compare_search_strategies(
+        TrainConfig(**TINY_TRAIN), SearchConfig(**{**SMALL_SPACE, "max_trials": 5}), workdir, dataset=digits, resume=True, verbose=0,
+    )
+    # Bayesian keeps the random start it began with (2 of 4), so it can be extended like the others.
+    assert {name: len(search.trials) for name, search in grown.searches.items()} == {"grid": 5, "random": 5, "bayesian": 5}
+    assert json.loads((workdir / "bayesian" / "search_config.json").read_text())["search_config"]["num_initial_points"] == 2
+
+
+def test_a_strategy_that_cannot_resume_is_refused_before_any_runs(comparison, digits, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "comparison"
+    shutil.copytree(comparison.result.workdir, workdir)
+    before = {name: (workdir / name / "trials.json").read_text() for name in ("grid", "random", "bayesian")}
+    with pytest.raises(RunDirError, match="different search space"):
+        compare_search_strategies(
+            TrainConfig(**TINY_TRAIN), SearchConfig(**{**SMALL_SPACE, "max_trials": 5, "num_initial_points": 3}), workdir,
+            dataset=digits, resume=True, verbose=0,
+        )
+    assert {name: (workdir / name / "trials.json").read_text() for name in before} == before  # grid and random did not grow
