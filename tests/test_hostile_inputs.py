@@ -49,6 +49,7 @@ def test_flags_absl_or_the_config_refuse_are_one_line_before_tensorflow(tmp_path
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("module_text", "expected"),
     [
@@ -63,6 +64,7 @@ def test_a_plugin_module_that_fails_at_import_is_one_line_and_leaves_no_run(tmp_
     assert sorted(os.listdir(tmp_path / "run")) == [".lock"]  # nothing written: the same command runs once fixed
 
 
+@pytest.mark.integration
 def test_a_plugin_that_is_not_a_callback_class_is_never_called(tmp_path):
     marker = tmp_path / "ran"
     result = run_cli("train", "--dataset=digits", f"--callbacks=os:system(command='touch {marker}')", f"--workdir={tmp_path / 'run'}")
@@ -204,6 +206,7 @@ def test_resume_drops_a_torn_last_epoch_log_line_and_refuses_bad_early_stopping_
         train_and_evaluate(config.replace(epochs=4), run, dataset=digits, resume=True, verbose=0)
 
 
+@pytest.mark.integration
 def test_evaluate_refuses_a_damaged_config_json_and_a_model_with_other_outputs(tmp_path, digits):
     train_and_evaluate(TrainConfig(**TINY), tmp_path / "run", dataset=digits, verbose=0)
     (tmp_path / "run" / "config.json").write_text("[1, 2]")
@@ -216,6 +219,7 @@ def test_evaluate_refuses_a_damaged_config_json_and_a_model_with_other_outputs(t
     assert_one_line(result, 2, "has 10 outputs but --dataset", "has 3 classes")
 
 
+@pytest.mark.integration
 def test_evaluate_scores_an_uncompiled_model_with_our_loss_and_says_so(tmp_path, digits):
     import keras
 
@@ -261,6 +265,7 @@ def test_a_diverged_seed_is_reported_in_the_table_and_the_other_seeds_are_kept(d
     assert "fewer than two seeds trained to the end (1 of 2 diverged)" in _format_report(only_one, best={"trial_id": "0", "value": 0.5}, trials=[], epochs=1)
 
 
+@pytest.mark.integration
 def test_a_failed_trial_is_one_line_with_its_traceback_kept_in_the_trial_folder(tmp_path):
     (tmp_path / "raiser.py").write_text(
         "import keras\nclass Boom(keras.callbacks.Callback):\n"
@@ -275,6 +280,7 @@ def test_a_failed_trial_is_one_line_with_its_traceback_kept_in_the_trial_folder(
     assert "RuntimeError: plug-in exploded" in (workdir / "tuner" / "trial_0" / "failure.txt").read_text()
 
 
+@pytest.mark.integration
 def test_a_setting_every_trial_would_fail_on_stops_the_search_after_the_first(tmp_path):
     workdir = tmp_path / "search"
     result = run_cli("tune", "--dataset=digits", "--max_trials=4", "--epochs=1", "--hidden_units=8", "--early_stopping",
@@ -297,6 +303,7 @@ def finished_search(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
