@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import io
 from typing import Any
 
@@ -195,6 +196,37 @@ class CappedHyperbandOracle(_OracleHooks, keras_tuner.oracles.HyperbandOracle):
     def __init__(self, *, max_trials: int, **kwargs: Any):
         super().__init__(**kwargs)
         self.max_trials = max_trials
+
+
+def hyperband_cap_note(max_trials: int, max_epochs: int, factor: int) -> str | None:
+    """Says how far `max_trials` lets Hyperband's first bracket go, when it stops it short; else `None`.
+
+    KerasTuner's Hyperband starts with its most aggressive bracket: many trials of
+    few epochs, of which the best continue for more. The sizes below follow
+    `HyperbandOracle._get_size` / `_get_epochs` of KerasTuner 1.4.8 (recomputed
+    here, not called: they are private).
+    """
+    num_brackets, epochs = 0, float(max_epochs)
+    while epochs >= 1:
+        epochs /= factor
+        num_brackets += 1
+    bracket = num_brackets - 1
+    end_size = math.ceil(1 + math.log(max_epochs, factor)) / (bracket + 1)
+    sizes = [math.ceil(end_size * factor ** (bracket - round_)) for round_ in range(bracket + 1)]
+    round_epochs = [math.ceil(max_epochs / factor ** (bracket - round_)) for round_ in range(bracket + 1)]
+    done, reached = 0, round_epochs[0]
+    for size, round_epoch in zip(sizes, round_epochs):
+        done += size
+        if done > max_trials:
+            break
+        reached = round_epoch
+    if reached >= max_epochs:
+        return None
+    return (
+        f"hyperband: --max_trials={max_trials} ends the search inside its first bracket ({sizes[0]} trials of "
+        f"{round_epochs[0]} epoch{'s' if round_epochs[0] != 1 else ''}, then the best continue), so no trial trains past "
+        f"{reached} of {max_epochs} epochs; --max_trials={sum(sizes)} lets one reach {max_epochs}"
+    )
 
 
 class SearchStorageError(rundir.RunDirError, keras_tuner.errors.FatalError):

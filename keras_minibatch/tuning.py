@@ -79,6 +79,7 @@ from keras_minibatch.trials import (
 from keras_minibatch.tuners import (
     distributed_role,
     failed_trials_untraced,
+    hyperband_cap_note,
     make_tuner,
     quiet_condition_protos,
     wait_for_chief,
@@ -298,6 +299,10 @@ def _run_trials(
         f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
         f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
     )
+    if search_config.tuner == "hyperband":
+        note = hyperband_cap_note(search_config.max_trials, train_config.epochs, search_config.hyperband_factor)
+        if note:
+            say(note)
     if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
         say("chief: every trial has ended already; no oracle to serve")
     else:

@@ -518,3 +518,24 @@ def test_trials_table_sorts_by_direction_and_lists_failures_last():
     by_accuracy = format_trials_table(rows, "val_accuracy").splitlines()
     assert [line.split()[1] for line in by_accuracy[1:3]] == ["1", "3"]
     assert "units=8" in by_accuracy[1]
+
+
+@pytest.mark.parametrize(
+    ("max_trials", "epochs", "expected"),
+    [
+        (8, 9, "--max_trials=8 ends the search inside its first bracket (9 trials of 1 epoch, then the best continue), so no trial trains past 1 of 9 epochs; --max_trials=13 lets one reach 9"),
+        (12, 9, "so no trial trains past 3 of 9 epochs; --max_trials=13 lets one reach 9"),
+        (13, 9, None),
+        (30, 10, None),
+    ],
+)
+def test_hyperband_says_when_max_trials_stops_its_first_bracket_short(max_trials, epochs, expected):
+    note = tuners.hyperband_cap_note(max_trials, epochs, 3)
+    assert note == expected if expected is None else expected in note
+
+
+def test_a_capped_hyperband_search_prints_what_the_cap_does(tmp_path, digits):
+    lines = []
+    search(TrainConfig(**{**TINY_TRAIN, "epochs": 3}), SearchConfig(tuner="hyperband", **{**TINY_SPACE, "max_trials": 2}), tmp_path / "s",
+           dataset=digits, retrain_winner=False, print_fn=lines.append)
+    assert any(line.startswith("hyperband: --max_trials=2 ends the search inside its first bracket") for line in lines)
