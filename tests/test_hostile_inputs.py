@@ -322,3 +322,12 @@ def test_damaged_search_state_is_one_line_naming_the_file(finished_search, tmp_p
     damage(workdir)
     result = run_cli("tune", "--dataset=digits", "--max_trials=3", "--epochs=1", "--hidden_units=8", f"--workdir={workdir}", "--resume", timeout=120)
     assert_one_line(result, 1, expected, "--overwrite")
+
+
+def test_a_truncated_best_weights_file_names_the_file_and_the_way_out(tmp_path, digits):
+    train_and_evaluate(TrainConfig(**{**TINY, "epochs": 2, "early_stopping": True}), tmp_path / "run", dataset=digits, verbose=0)
+    best = next((tmp_path / "run" / "checkpoint").glob("*.best.npz"))
+    best.write_bytes(best.read_bytes()[:100])
+    with pytest.raises(CorruptCheckpointError) as caught:
+        load_checkpoint(tmp_path / "run" / "checkpoint")
+    assert best.name in str(caught.value) and "is corrupt or missing" in str(caught.value) and "--overwrite" in str(caught.value)
