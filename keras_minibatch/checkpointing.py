@@ -131,6 +131,12 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 path.unlink(missing_ok=True)
 
 
+def _load_arrays(path: Path) -> list[np.ndarray]:
+    """The positional arrays of an `np.savez` file; the file is closed even when it is damaged."""
+    with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as archive:  # np.load(path) leaks it on a bad zip
+        return [archive[f"arr_{index}"] for index in range(len(archive.files))]
+
+
 def _is_file_name(value: Any) -> bool:
     return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
 
@@ -178,8 +184,7 @@ def load_checkpoint(directory: str | os.PathLike) -> Checkpoint | None:
     if state.get("best_weights"):
         best_path = directory / state["best_weights"]
         try:
-            with np.load(best_path, allow_pickle=False) as archive:
-                best_weights = [archive[f"arr_{index}"] for index in range(len(archive.files))]
+            best_weights = _load_arrays(best_path)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise CorruptCheckpointError(f"{str(best_path)!r} is corrupt or missing ({error}); {way_out}.") from error
     return Checkpoint(epochs_done, history, weights_path, state.get("early_stopping"), best_weights)
@@ -203,8 +208,7 @@ def restore_weights(model: keras.Model, checkpoint: Checkpoint) -> None:
         return
     variables = _state_variables(model)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = [archive[f"arr_{index}"] for index in range(len(archive.files))]
+        arrays = _load_arrays(path)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise CorruptCheckpointError(f"{str(path)!r} could not be loaded ({type(error).__name__}: {error}); {way_out}.") from error
     shapes = [tuple(variable.shape) for variable in variables]

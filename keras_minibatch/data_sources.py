@@ -148,11 +148,12 @@ def _check_npz_sizes(path: Path) -> None:
 def load_npz(path: Path) -> RawArrays:
     try:
         _check_npz_sizes(path)
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            raise ValueError("it holds a single .npy array")
-        with loaded as archive:
-            arrays = {key: archive[key] for key in archive.files}
+        with open(path, "rb") as stream:  # np.load(path) leaves the file open when the zip is damaged
+            loaded = np.load(stream, allow_pickle=False)
+            if isinstance(loaded, np.ndarray):
+                raise ValueError("it holds a single .npy array")
+            with loaded as archive:
+                arrays = {key: archive[key] for key in archive.files}
     except MemoryError as error:
         raise DataError(f"{path} holds more data than this machine's memory; use a smaller file or --max_train_samples on a smaller copy") from error
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
