@@ -33,7 +33,6 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shlex
@@ -505,15 +504,12 @@ def _main_with_clean_errors(argv: Sequence[str]) -> int:
 
 def _describe_disk_error(error: OSError) -> str | None:
     """One line for a file the disk refused (full, read-only, no permission), or `None` for other errors."""
-    reasons = {
-        errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-        errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-    }
-    if error.errno not in reasons:
+    reason = rundir.disk_refusal(error)
+    if reason is None:
         return None
     where = f"cannot write {error.filename!r}" if error.filename else "cannot write the run folder"
     folder = f" {_RUN_FOLDER[0]} keeps every completed epoch or trial;" if _RUN_FOLDER[0] else ""
-    return f"{where}: {reasons[error.errno]};{folder} free space or choose another --workdir, then rerun (with --resume to continue)."
+    return f"{where}: {reason};{folder} free space or choose another --workdir, then rerun (with --resume to continue)."
 
 
 def _run_and_report(argv: Sequence[str]) -> int:

@@ -54,15 +54,23 @@ def default_run_dir(name: str, *, root: str | os.PathLike = DEFAULT_RUNS_ROOT, n
     return candidate
 
 
+# Why a disk refused a write, in words; the one table every "cannot write" message uses.
+_DISK_REFUSALS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
+
+
+def disk_refusal(error: OSError) -> str | None:
+    """Says why the disk refused a write (full, over quota, read-only, no permission), or `None` for other errors."""
+    return _DISK_REFUSALS.get(error.errno)
+
+
 def _describe_os_error(path: Path, error: OSError) -> str:
-    reasons = {
-        errno.ENOSPC: "the disk is full",
-        errno.EROFS: "the file system is read-only",
-        errno.ENOENT: "the folder does not exist",
-        errno.EACCES: "permission denied",
-        errno.EDQUOT: "the disk quota is exceeded",
-    }
-    reason = reasons.get(error.errno, error.strerror or str(error))
+    missing = "the folder does not exist" if error.errno == errno.ENOENT else None
+    reason = disk_refusal(error) or missing or error.strerror or str(error)
     return (
         f"cannot write {str(path)!r}: {reason}; the previous version, if any, is unchanged. "
         "Free space or make it writable, then rerun (a run or search continues with --resume)."

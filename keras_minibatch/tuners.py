@@ -43,7 +43,6 @@ every trial put bare numbers among the trial lines).
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import math
 import io
@@ -263,9 +262,10 @@ class _TrialHooks:
         except rundir.RunDirError as error:
             raise SearchStorageError(str(error)) from error
         except OSError as error:
-            if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            reason = rundir.disk_refusal(error)
+            if reason is None:
                 raise
-            raise SearchStorageError(f"cannot write {error.filename or 'the search folder'!r}: {error.strerror}; free space, then rerun with --resume.") from error
+            raise SearchStorageError(f"cannot write {error.filename or 'the search folder'!r}: {reason}; free space, then rerun with --resume.") from error
 
     def _run_recorded_trial(self, trial, *args: Any, **kwargs: Any) -> Any:
         if hasattr(self.hypermodel, "begin_trial"):

@@ -43,3 +43,24 @@ def run_cli(capsys):
     yield run
     flags.FLAGS.unparse_flags()
     flags.FLAGS.mark_as_parsed()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Mounts a real tmpfs: `small_disk(size)` returns its folder; skipped where this user may not mount one."""
+    import subprocess
+
+    mounted = []
+
+    def mount(size: str = "1m") -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -187,41 +187,31 @@ def test_evaluate_refuses_the_runs_data_path_once_its_content_changed(finished_r
         data.write_bytes(original)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 1 MiB file system (tmpfs); skipped where this user may not mount one."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=True)
-
-
 def remount(mount_point: Path, options: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{options}", str(mount_point)], check=True)
 
 
 def test_a_full_disk_stops_with_one_line_keeps_the_checkpoint_and_resume_finishes(small_disk):
-    workdir = small_disk / "run"
+    disk = small_disk("1m")
+    workdir = disk / "run"
     args = ("train", "--dataset=digits", "--epochs=3", f"--workdir={workdir}")
     result = run_cli(*args)  # the default model's checkpoint (~0.6 MB) fits once, not twice
     assert_one_clean_line(result, 1, "the disk is full", str(workdir / "checkpoint"))
     state = json.loads((workdir / "checkpoint" / "state.json").read_text())
     assert state["epochs_done"] == 1 and (workdir / "checkpoint" / state["weights"]).is_file()
-    remount(small_disk, "size=32m")
+    remount(disk, "size=32m")
     resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((workdir / "metrics.json").read_text())["epochs_run"] == 3
 
 
 def test_a_read_only_run_folder_is_one_line_for_resume_and_overwrite(small_disk):
-    workdir = small_disk / "run"
+    disk = small_disk("1m")
+    workdir = disk / "run"
     assert run_cli("train", "--dataset=digits", "--epochs=1", *TINY, f"--workdir={workdir}").returncode == 0
     (workdir / "metrics.json").unlink()  # unfinished, so resumable
     before = snapshot(workdir)
-    remount(small_disk, "ro")
+    remount(disk, "ro")
     for flag in ("--resume", "--overwrite"):
         result = run_cli("train", "--dataset=digits", "--epochs=2", *TINY, f"--workdir={workdir}", flag)
         assert_one_clean_line(result, 1, "Read-only file system")
@@ -229,12 +219,12 @@ def test_a_read_only_run_folder_is_one_line_for_resume_and_overwrite(small_disk)
 
 
 def test_a_full_disk_stops_a_search_and_resume_reruns_the_unfinished_trial(small_disk):
-    remount(small_disk, "size=400k")  # two trials' files fit, the third trial's checkpoint does not
-    workdir = small_disk / "search"
+    disk = small_disk("400k")  # two trials' files fit, the third trial's checkpoint does not
+    workdir = disk / "search"
     args = ("tune", "--dataset=digits", "--max_trials=3", "--epochs=2", "--hidden_units=16", f"--workdir={workdir}")
     result = run_cli(*args)
     assert_one_clean_line(result, 1, "the disk is full", str(workdir))
-    remount(small_disk, "size=32m")
+    remount(disk, "size=32m")
     resumed = run_cli(*args, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     trials = json.loads((workdir / "trials.json").read_text())
