@@ -45,9 +45,10 @@ from absl import app, flags
 from keras_minibatch import config as config_lib
 from keras_minibatch import folder_claim, run_files, rundir
 from keras_minibatch import search_config as search_config_lib
-from keras_minibatch import search_dir
+from keras_minibatch import oracle_address, search_dir
 from keras_minibatch.data import DataError, check_source
 from keras_minibatch.locking import FolderLockedError
+from keras_minibatch.oracle_address import OracleAddressError
 from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
 from keras_minibatch.termination import Terminated, handle_sigterm, reset_termination
 
@@ -107,6 +108,10 @@ _FIX = flags.DEFINE_multi_string("fix", [], f"tune: pin hyperparameters, e.g. --
 _NUM_INITIAL_POINTS = flags.DEFINE_integer("num_initial_points", None, "tune: random trials before Bayesian optimization's Gaussian process takes over (default: KerasTuner's, 3 per hyperparameter; with --compare, max(2, max_trials // 4)).")
 _COMPARE = flags.DEFINE_boolean("compare", False, "tune: run grid, random and Bayesian search on the same space, budget and seed; write the best objective so far per trial as a table, CSV and PNG (--tuner is ignored; the test split is not scored).")
 _SEED_VARIANCE = flags.DEFINE_integer("seed_variance", 0, "tune: after the search, retrain the winner with this many fresh seeds (>= 2), report mean and standard deviation and whether the top trials are within that noise; 0 skips it.")
+_HEARTBEAT_TIMEOUT = flags.DEFINE_float(
+    "heartbeat_timeout", 60.0,
+    "tune, distributed (KERASTUNER_* set): seconds without a word after which the chief gives a silent worker's trial to another worker, and a worker gives up on its chief (>= 5).",
+)
 _RESUME = flags.DEFINE_boolean("resume", False, "Continue the run (train) or search (tune) in --workdir after a crash or Ctrl-C: finished epochs or trials are kept.")
 _MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.")
 
@@ -298,17 +303,18 @@ def build_search_config() -> search_config_lib.SearchConfig:
 
 
 def _check_distributed_environment() -> bool:
-    """Whether KerasTuner's distributed mode is asked for; refuses a half or malformed set of its variables."""
-    names = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
-    given = [name for name in names if os.environ.get(name)]
-    if not given:
-        return False
-    if len(given) < len(names):
-        missing = ", ".join(name for name in names if name not in given)
-        raise UsageError(f"{', '.join(given)} set without {missing}: a distributed search needs all three (or none for a local search)")
-    port = os.environ["KERASTUNER_ORACLE_PORT"]
-    if not port.isdecimal() or not 1 <= int(port) <= 65535:
-        raise UsageError(f"KERASTUNER_ORACLE_PORT={port} must be a port number from 1 to 65535")
+    """Whether KerasTuner's distributed mode is asked for; refuses a half or malformed set of its variables, or a taken port."""
+    try:
+        address = oracle_address.oracle_address()
+        if address is None:
+            return False
+        if address.role == "chief":
+            oracle_address.check_port_free(address)
+        oracle_address.check_heartbeat_timeout(_HEARTBEAT_TIMEOUT.value)
+    except OracleAddressError as error:
+        raise UsageError(str(error)) from None
+    except config_lib.ConfigError as error:
+        raise UsageError(f"--heartbeat_timeout={_format_flag_value(error.value)} {error.allowed}") from None
     return True
 
 
@@ -344,7 +350,7 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
 
             strategy_comparison.compare_search_strategies(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
             return 0
-        result = tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
+        result = tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, heartbeat_timeout=_HEARTBEAT_TIMEOUT.value)
     except tuning.SearchError as error:
         _fail(str(error), EXIT_FAILURE)
     if _SEED_VARIANCE.value and result.role != "worker":
@@ -530,7 +536,7 @@ def _run_and_report(argv: Sequence[str]) -> int:
         sys.exit(code)
     except UsageError as error:
         _fail(str(error), EXIT_USAGE)
-    except (DataError, CallbackSpecError, config_lib.ConfigError) as error:
+    except (DataError, CallbackSpecError, config_lib.ConfigError, OracleAddressError) as error:
         _fail(str(error), EXIT_USAGE)
     except (rundir.RunDirError, FolderLockedError) as error:
         _fail(str(error), EXIT_FAILURE)

@@ -18,7 +18,7 @@ from pathlib import Path
 from keras_minibatch.run_files import LOCK_FILE
 from keras_minibatch.rundir import RunDirError
 
-__all__ = ["LOCK_FILE", "FolderLock", "FolderLockedError", "LockFileError"]
+__all__ = ["LOCK_FILE", "FolderLock", "FolderLockedError", "LockFileError", "folder_in_use"]
 
 
 class FolderLockedError(RuntimeError):
@@ -97,3 +97,18 @@ class FolderLock:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def folder_in_use(folder: str | os.PathLike) -> bool:
+    """Whether a live process holds `folder`'s lock now (a look, not a claim: the lock is let go at once)."""
+    try:
+        fd = os.open(Path(folder) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False  # no lock file: nobody ever ran here
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # releases the shared lock, if taken
+    return False

@@ -16,6 +16,7 @@ fingerprint is compared by `tuning.search` once the data is loaded.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -29,7 +30,7 @@ from keras_minibatch.search_config import SearchConfig
 
 __all__ = [
     "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir", "search_differences",
-    "comparison_fingerprint", "config_fingerprint",
+    "comparison_fingerprint", "config_fingerprint", "search_identity",
 ]
 
 _PARTS = (("objective", "objective"), ("search_space", "search space"), ("data", "data"), ("train_config", "training settings"))
@@ -41,6 +42,18 @@ def config_fingerprint(train_config: TrainConfig, search_config: SearchConfig) -
     del space["max_trials"]
     objective = space.pop("objective")
     return json.loads(json.dumps({"objective": objective, "search_space": space, "train_config": train_config.to_dict()}))
+
+
+def search_identity(fingerprint: Mapping[str, Any]) -> str:
+    """A short digest of a whole fingerprint (data included), which a distributed search's workers send their chief.
+
+    The data file's path is left out: the data's own digest identifies it, and a
+    worker on another machine may keep the same file elsewhere.
+    """
+    parts = json.loads(json.dumps(fingerprint))
+    if "data" in parts:
+        parts.get("train_config", {}).pop("dataset", None)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
 
 def search_differences(saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

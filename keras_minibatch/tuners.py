@@ -33,8 +33,8 @@ trials: 979 MiB, against 925 MiB with KerasTuner's collections), so
 
 Distributed search: `distributed_role` asks KerasTuner (which reads
 `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`) whether
-this process is the chief, a worker or on its own; `wait_for_chief` blocks until
-the chief's oracle answers; `quiet_condition_protos` removes a stray debug
+this process is the chief, a worker or on its own (`oracle_service` serves and
+reaches the chief); `quiet_condition_protos` removes a stray debug
 `print` that KerasTuner 1.4.8 runs each time a conditional hyperparameter is sent
 between chief and worker (`conditions.Parent.to_proto` prints its first value, so
 every trial put bare numbers among the trial lines).
@@ -59,7 +59,7 @@ from keras_minibatch.search_config import SearchConfig
 __all__ = [
     "BayesianOptimization", "BayesianOptimizationOracle", "CappedHyperbandOracle", "GridSearch", "Hyperband",
     "RandomSearch", "RandomSearchOracle", "ResumableGridSearchOracle", "distributed_role", "make_tuner",
-    "quiet_condition_protos", "wait_for_chief",
+    "quiet_condition_protos",
 ]
 
 def distributed_role() -> str:
@@ -82,18 +82,6 @@ def distributed_role() -> str:
             f"must be set together for a distributed search; KerasTuner says: {str(error).rstrip('.')}",
         ) from None
     return "chief" if kerastuner_distribute.is_chief_oracle() else "worker"
-
-
-def wait_for_chief() -> None:
-    """Blocks until the chief's oracle answers (KerasTuner's client waits up to an hour).
-
-    A worker calls this before it touches the search folder: the chief checks,
-    empties or resumes the folder before it starts serving, so a worker that
-    started first cannot make the chief's folder look taken.
-    """
-    from keras_tuner.src.distribute import oracle_client  # imports grpc; workers only
-
-    oracle_client.OracleClient(None).get_space()
 
 
 @contextlib.contextmanager

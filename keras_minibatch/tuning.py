@@ -61,6 +61,8 @@ from keras_minibatch.core import Trainer, trial_strategy
 from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
 from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.folder_claim import FolderClaim
+from keras_minibatch.locking import folder_in_use
+from keras_minibatch.oracle_address import DEFAULT_HEARTBEAT_TIMEOUT, check_heartbeat_timeout, oracle_address
 from keras_minibatch.plugins import load_callback
 from keras_minibatch.search_config import SearchConfig
 from keras_minibatch.run_files import METRICS_FILE, MODEL_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
@@ -69,6 +71,7 @@ from keras_minibatch.search_dir import (
     check_search_dir,
     config_fingerprint,
     search_differences,
+    search_identity,
 )
 from keras_minibatch.trials import (
     TrialRecorder,
@@ -82,7 +85,6 @@ from keras_minibatch.tuners import (
     hyperband_cap_note,
     make_tuner,
     quiet_condition_protos,
-    wait_for_chief,
 )
 
 __all__ = ["SearchError", "SearchResult", "data_fingerprint", "load_tuner", "search"]
@@ -115,7 +117,8 @@ class SearchResult:
         retrain_epochs: Epochs the winner is retrained for; `None` on a worker.
         model: The retrained winner, or `None` when it was not retrained.
         workdir: The search folder.
-        tuner: KerasTuner's tuner, for its own API (`get_best_models`, `results_summary`...).
+        tuner: KerasTuner's tuner, for its own API (`get_best_models`, `results_summary`...);
+            `None` on a worker that came after the search was over.
         role: `"local"`, or in a distributed search `"chief"` or `"worker"`.
     """
 
@@ -127,7 +130,7 @@ class SearchResult:
     retrain_epochs: int | None
     model: keras.Model | None
     workdir: Path
-    tuner: keras_tuner.Tuner
+    tuner: keras_tuner.Tuner | None
     role: str = "local"
 
     @property
@@ -186,6 +189,7 @@ def search(
     resume: bool = False,
     overwrite: bool = False,
     retrain_winner: bool = True,
+    heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
     verbose: int = 1,
     print_fn: Callable[[str], Any] = print,
 ) -> SearchResult:
@@ -210,6 +214,9 @@ def search(
             test split once. `False` stops after the search (and
             `best_hyperparameters.json`): no `model.keras`, no `metrics.json`, the
             test split untouched, as a strategy comparison needs. Defaults to `True`.
+        heartbeat_timeout: Distributed search only: seconds without a word after
+            which the chief gives a worker's trial to another worker, and a
+            worker stops waiting for its chief (at least 5). Defaults to 60.
         verbose: `0` prints nothing; `1` prints a header, a line per trial, the
             trial table and the test metrics. Defaults to `1`.
         print_fn: Receives each printed line. Defaults to `print`.
@@ -220,6 +227,8 @@ def search(
     Raises:
         ConfigError: when both `resume` and `overwrite` are set, or KerasTuner's
             distributed-mode environment is incomplete.
+        OracleAddressError: when a chief's port is taken or its address is not
+            this machine's, before the folder is touched.
         RunDirError: when `workdir` holds files and neither `resume` nor
             `overwrite` is set, or holds a search of another space, objective,
             data or training settings and `overwrite` is not set.
@@ -231,15 +240,30 @@ def search(
     role = distributed_role()
     say = print_fn if verbose else (lambda line: None)
     if role != "local":
+        check_heartbeat_timeout(heartbeat_timeout)
         quiet_condition_protos()
     if role == "worker":
-        return _work_for_chief(train_config, search_config, workdir, dataset=dataset, say=say, print_fn=print_fn if verbose else None)
-    check_search_dir(workdir, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
-    # One process at a time per search folder (a distributed search's workers share it: they never get here).
-    with FolderClaim(workdir, run_files.SEARCH, overwrite=overwrite, resume=resume) as claim:
+        return _work_for_chief(
+            train_config, search_config, workdir, dataset=dataset, heartbeat_timeout=heartbeat_timeout, say=say, print_fn=print_fn if verbose else None,
+        )
+    with contextlib.ExitStack() as stack:
+        server = None
+        if role == "chief":
+            from keras_minibatch.oracle_service import ChiefServer  # imports gRPC
+
+            # The port first: a taken one is refused before anything in the folder changes.
+            server = stack.enter_context(ChiefServer(oracle_address(), heartbeat_timeout=heartbeat_timeout, say=say))
+        check_search_dir(workdir, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
+        # One process at a time per search folder (a distributed search's workers share it: they never get here).
+        claim = stack.enter_context(FolderClaim(workdir, run_files.SEARCH, overwrite=overwrite, resume=resume))
         path = claim.path
-        dataset = _prepare_folder(claim, train_config, search_config, dataset, resume=resume, overwrite=overwrite)
-        tuner, rows = _run_trials(train_config, search_config, path, dataset, role=role, say=say, print_fn=print_fn if verbose else None)
+        dataset, fingerprint = _prepare_folder(claim, train_config, search_config, dataset, resume=resume, overwrite=overwrite)
+        tuner, rows = _run_trials(
+            train_config, search_config, path, dataset, role=role, say=say, print_fn=print_fn if verbose else None,
+            server=server, identity=search_identity(fingerprint),
+        )
+        if server is not None:
+            server.finish()  # late workers hear that the search is over while the winner is retrained
         best, winner_config = _pick_winner(rows, train_config, search_config, path)
         say(format_trials_table(rows, search_config.objective))
         result = SearchResult(
@@ -257,8 +281,10 @@ def search(
         return dataclasses.replace(result, test_metrics=test_metrics, model=model)
 
 
-def _prepare_folder(claim: FolderClaim, train_config: TrainConfig, search_config: SearchConfig, dataset: Dataset | None, *, resume: bool, overwrite: bool) -> Dataset:
-    """Checks the claimed folder, the plug-ins and the data; records the search; returns the data."""
+def _prepare_folder(
+    claim: FolderClaim, train_config: TrainConfig, search_config: SearchConfig, dataset: Dataset | None, *, resume: bool, overwrite: bool,
+) -> tuple[Dataset, dict[str, Any]]:
+    """Checks the claimed folder, the plug-ins and the data; records the search; returns the data and the search's fingerprint."""
     path = claim.path
     saved = check_search_dir(path, resume=resume, overwrite=overwrite, train_config=train_config, search_config=search_config)
     for spec in train_config.callbacks:
@@ -273,14 +299,14 @@ def _prepare_folder(claim: FolderClaim, train_config: TrainConfig, search_config
         "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
         "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
     })
-    return dataset
+    return dataset, fingerprint
 
 
 def _run_trials(
     train_config: TrainConfig, search_config: SearchConfig, path: Path, dataset: Dataset, *,
-    role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None,
+    role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None, server: Any = None, identity: str = "",
 ) -> tuple[keras_tuner.Tuner, list[dict[str, Any]]]:
-    """Runs (or, as the chief, serves) the trials left; returns the tuner and every trial's row."""
+    """Runs (or, as the chief, serves through `server`) the trials left; returns the tuner and every trial's row."""
     x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
     tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
     if tuner_said:
@@ -305,19 +331,30 @@ def _run_trials(
             say(note)
     if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
         say("chief: every trial has ended already; no oracle to serve")
+    elif role == "chief":
+        say(
+            f"chief: serving KerasTuner's oracle on {server.address.target} until every trial has ended (this process trains none); "
+            f"a worker silent for {server.heartbeat_timeout:g} s has its trial given to another worker"
+        )
+        tuner.oracle.verbose = 0  # the recorder prints the trial lines
+        tuner.save()
+        server.serve(tuner.oracle, identity)
     else:
-        if role == "chief":
-            say("chief: serving KerasTuner's oracle to the workers until every trial has ended (this process trains none)")
         _search_until_fatal(tuner, x_train, y_train, train_config)
     return tuner, recorder.write(tuner.oracle.trials)
 
 
-def _search_until_fatal(tuner: keras_tuner.Tuner, x_train: Any, y_train: Any, train_config: TrainConfig) -> None:
-    """Runs KerasTuner's search; an error every trial would share ends it in one `SearchError` line."""
+def _search_until_fatal(
+    tuner: keras_tuner.Tuner, x_train: Any, y_train: Any, train_config: TrainConfig, *, passed_on: tuple[type[Exception], ...] = (),
+) -> None:
+    """Runs KerasTuner's search; an error every trial would share ends it in one `SearchError` line.
+
+    `passed_on` names errors the caller handles itself (a worker's word from its chief).
+    """
     try:
         with failed_trials_untraced():
             tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
-    except rundir.RunDirError:
+    except (rundir.RunDirError, *passed_on):
         raise  # A full or read-only disk: the CLI names the file.
     except keras_tuner.errors.FatalError as error:
         raise SearchError(f"the search stopped: {error} (every trial would fail the same way; fix it and start again, --overwrite replaces this folder)") from error
@@ -404,29 +441,73 @@ def _work_for_chief(
     workdir: str | os.PathLike,
     *,
     dataset: Dataset | None,
+    heartbeat_timeout: float,
     say: Callable[[str], Any],
     print_fn: Callable[[str], Any] | None,
 ) -> SearchResult:
-    """A distributed search's worker: runs the trials the chief's oracle hands out."""
+    """A distributed search's worker: runs the trials the chief's oracle hands out.
+
+    Raises:
+        SearchError: when the chief refuses this worker (another search, a
+            taken id) or stops answering for `heartbeat_timeout` seconds.
+    """
+    from keras_minibatch.oracle_service import ChiefLostError, SearchOverError, WorkerConnection, WorkerRefusedError  # imports gRPC
+
     for spec in train_config.callbacks:
         load_callback(spec)
     if dataset is None:
         dataset = _load(train_config)
-    say("worker: waiting for the chief's oracle")
-    wait_for_chief()  # the chief has checked and prepared the folder before it serves
     path = Path(workdir)
-    if path.exists() and not path.is_dir():
-        raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
-    _check_runs_the_chiefs_search(path, train_config, search_config, dataset, say=say)
-    path.mkdir(parents=True, exist_ok=True)
-    x_train, y_train, _ = training.split_for_validation(dataset, train_config)
-    tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
-    tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
-    _search_until_fatal(tuner, x_train, y_train, train_config)
-    rows = tuner.recorder.ended_here()
+    fingerprint = {**config_fingerprint(train_config, search_config), "data": data_fingerprint(dataset)}
+    connection = WorkerConnection(oracle_address(), search_identity=search_identity(fingerprint), heartbeat_timeout=heartbeat_timeout)
+    rows: list[dict[str, Any]] = []
+    tuner = None
+    try:
+        say(f"worker: waiting for the chief's oracle at {connection.address.target} (at most {heartbeat_timeout:g} s of silence)")
+        # The chief checks and prepares the folder before it serves.
+        connection.wait_for_chief(search_is_over=lambda: _finished_without_chief(path, fingerprint, search_config.max_trials))
+        if path.exists() and not path.is_dir():
+            raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
+        _check_runs_the_chiefs_search(path, train_config, search_config, dataset, say=say)
+        path.mkdir(parents=True, exist_ok=True)
+        x_train, y_train, _ = training.split_for_validation(dataset, train_config)
+        tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
+        tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
+        connection.attach(tuner)
+        try:
+            _search_until_fatal(tuner, x_train, y_train, train_config, passed_on=(ChiefLostError, WorkerRefusedError, SearchOverError))
+        except KeyboardInterrupt:
+            if connection.lost is None:
+                raise  # Ctrl-C or SIGTERM
+            raise connection.lost from None  # the heartbeat stopped this worker
+        rows = tuner.recorder.ended_here()
+    except SearchOverError as over:
+        if tuner is None:  # it ended before this worker came
+            say(f"worker {connection.address.tuner_id}: {over}; nothing to run")
+            return SearchResult(
+                best_hyperparameters={}, best_trial_id=None, objective=search_config.objective, trials=[], test_metrics={},
+                retrain_epochs=None, model=None, workdir=path, tuner=None, role="worker",
+            )
+        rows = tuner.recorder.ended_here()
+    except (ChiefLostError, WorkerRefusedError) as error:
+        raise SearchError(str(error)) from None
+    finally:
+        connection.close()
     numbers = ", ".join(str(row["number"]) for row in rows) or "none"
-    say(f"worker {tuner.tuner_id}: ran {len(rows)} trial{'s' if len(rows) != 1 else ''} ({numbers}); the chief writes the trial table, retrains the winner and scores the test split")
+    say(f"worker {connection.address.tuner_id}: ran {len(rows)} trial{'s' if len(rows) != 1 else ''} ({numbers}); the chief writes the trial table, retrains the winner and scores the test split")
     return SearchResult(
         best_hyperparameters={}, best_trial_id=None, objective=search_config.objective, trials=rows, test_metrics={},
         retrain_epochs=None, model=None, workdir=path, tuner=tuner, role="worker",
     )
+
+
+def _finished_without_chief(path: Path, fingerprint: dict[str, Any], max_trials: int) -> bool:
+    """Whether `path` holds this search, finished (winner picked, `max_trials` trials), with no process on it."""
+    try:
+        if not (path / BEST_HYPERPARAMETERS_FILE).is_file() or folder_in_use(path):
+            return False
+        saved = json.loads((path / SEARCH_CONFIG_FILE).read_text(encoding="utf-8"))["fingerprint"]
+        rows = json.loads((path / TRIALS_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return search_identity(saved) == search_identity(fingerprint) and isinstance(rows, list) and len(rows) >= max_trials
