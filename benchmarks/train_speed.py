@@ -78,7 +78,7 @@ def load_data(num_samples: int, seed: int) -> Data:
 
     rng = np.random.default_rng(seed)
     if (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
-        from keras_minibatch.data_sources import read_idx
+        from keras_minibatch.data.sources import read_idx
 
         images = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz", 3)
         labels = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)
@@ -97,7 +97,7 @@ def load_data(num_samples: int, seed: int) -> Data:
 
 
 def build_model(*, uint8: bool, jit_compile: bool | str = False, steps_per_execution: int = 1):
-    """The lecture's MLP, as `keras_minibatch.model.build_mlp` builds it; optionally fed uint8 pixels."""
+    """The lecture's MLP, as `keras_minibatch.training.model.build_mlp` builds it; optionally fed uint8 pixels."""
     import keras
 
     inputs = [keras.Input(shape=(28, 28), dtype="uint8" if uint8 else "float32"), keras.layers.Flatten()]
@@ -158,7 +158,7 @@ class FitConfiguration:
     def __init__(self, data, *, uint8=False, jit_compile=False, steps_per_execution=1, fused_steps=1, pipeline="numpy"):
         import keras
 
-        from keras_minibatch.fused_steps import fuse_train_steps
+        from keras_minibatch.training.fused_steps import fuse_train_steps
 
         self.uint8 = uint8
         self.model = build_model(uint8=uint8, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
@@ -369,7 +369,7 @@ def run_startup(name: str) -> dict:
     import keras
     import tensorflow  # noqa: F401
 
-    from keras_minibatch.fused_steps import fuse_train_steps
+    from keras_minibatch.training.fused_steps import fuse_train_steps
 
     imported = time.perf_counter() - begin
     rss_after_import = peak_rss_mib()
@@ -400,7 +400,7 @@ def run_train_startup(source: str) -> dict:
     """
     started = _LAUNCHED_AT.value or time.time()
     begin = time.perf_counter()
-    from keras_minibatch.quiet import import_tensorflow_quietly
+    from keras_minibatch.cli.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # As the command imports them: Keras without its optional extras.
     from keras_minibatch import TrainConfig, train_and_evaluate

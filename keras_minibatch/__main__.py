@@ -1,6 +1,6 @@
 """`python -m keras_minibatch` runs the command line."""
 
-from keras_minibatch.cli import run
+from keras_minibatch.cli.main import run
 
 if __name__ == "__main__":
     run()

@@ -30,7 +30,7 @@ def mnist_t10k_dir() -> Path:
 @pytest.fixture
 def run_cli(capsys):
     """Parses and runs the CLI in-process; returns (exit_code, stdout, stderr)."""
-    from keras_minibatch import cli
+    from keras_minibatch.cli import main as cli
 
     def run(*args):
         flags.FLAGS.unparse_flags()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_minibatch import tensorboard_server
+from keras_minibatch.dashboard import server as tensorboard_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,11 +7,11 @@ import math
 import pytest
 
 from keras_minibatch import TrainConfig
-from keras_minibatch.compare import compare_batch_sizes
-from keras_minibatch.compare_config import FULL_BATCH, check_budget, parse_batch_sizes
-from keras_minibatch.compare_report import COMPARISON_CSV, COMPARISON_JSON, CURVES_CSV, PLOTS, format_table
+from keras_minibatch.batch_sizes.comparison import compare_batch_sizes
+from keras_minibatch.batch_sizes.config import FULL_BATCH, check_budget, parse_batch_sizes
+from keras_minibatch.batch_sizes.report import COMPARISON_CSV, COMPARISON_JSON, CURVES_CSV, PLOTS, format_table
 from keras_minibatch.config import ConfigError
-from keras_minibatch.rundir import RunDirError
+from keras_minibatch.runs.rundir import RunDirError
 
 # 200 rows: 180 to fit (10% validation), so SGD makes 180 updates per epoch.
 TINY = TrainConfig(dataset="digits", max_train_samples=200, hidden_units=(16,), steps_per_execution=4)

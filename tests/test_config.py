@@ -69,7 +69,7 @@ def test_replace_checks_the_new_value():
 
 
 def test_every_optimizer_and_activation_name_builds():
-    from keras_minibatch.model import build_mlp
+    from keras_minibatch.training.model import build_mlp
 
     for optimizer in OPTIMIZERS:
         build_mlp((4, 4), 3, hidden_units=(4,), optimizer=optimizer)

@@ -10,10 +10,10 @@ import pytest
 
 import callbacks as minibatch_callbacks
 from keras_minibatch import TrainConfig, load_dataset
-from keras_minibatch.core import Trainer
-from keras_minibatch.search_config import SearchConfig
-from keras_minibatch.seed_variance import seed_variance
-from keras_minibatch.tuning import search
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.tuning.search_config import SearchConfig
+from keras_minibatch.tuning.seed_variance import seed_variance
+from keras_minibatch.tuning.search import search
 
 LIBRARY = Path(__file__).resolve().parents[1] / "keras_minibatch"
 TINY_TRAIN = dict(dataset="digits", max_train_samples=200, epochs=2, hidden_units=(16,), batch_size=16, early_stopping=True, early_stopping_patience=1)
@@ -91,7 +91,7 @@ def test_the_winner_and_train_use_the_same_core(tmp_path, digits, monkeypatch):
 
 
 def test_compare_runs_no_bookkeeping_inside_its_clock(tmp_path, digits, monkeypatch):
-    from keras_minibatch.compare import compare_batch_sizes
+    from keras_minibatch.batch_sizes.comparison import compare_batch_sizes
 
     fits = _record_fits(monkeypatch)
     config = TrainConfig(**{**TINY_TRAIN, "early_stopping": False})

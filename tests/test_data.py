@@ -1,4 +1,4 @@
-"""Tests for keras_minibatch.data: every source, every check, on tiny files in tmp_path."""
+"""Tests for keras_minibatch.data.dataset: every source, every check, on tiny files in tmp_path."""
 
 import contextlib
 import gzip
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_minibatch import data
-from keras_minibatch.data import DataError
+from keras_minibatch.data import dataset as data
+from keras_minibatch.data.dataset import DataError
 
 MNIST_T10K = Path(__file__).resolve().parents[2] / "shared/data/mnist-t10k"
 needs_mnist_t10k = pytest.mark.skipif(

@@ -23,8 +23,8 @@ import keras_tuner
 import pytest
 from keras_tuner.src import protos
 
-from keras_minibatch.oracle_address import OracleAddress, OracleAddressError, check_port_free, oracle_address
-from keras_minibatch.oracle_service import (
+from keras_minibatch.tuning.oracle_address import OracleAddress, OracleAddressError, check_port_free, oracle_address
+from keras_minibatch.tuning.oracle_service import (
     ChiefLostError,
     ChiefServer,
     SearchOverError,

@@ -15,9 +15,9 @@ import pytest
 from keras_tuner.src.engine.trial import Trial
 
 from keras_minibatch.config import ConfigError
-from keras_minibatch.trials import TrialRecorder
-from keras_minibatch.tuners import distributed_role
-from keras_minibatch.tuning import load_tuner
+from keras_minibatch.tuning.trials import TrialRecorder
+from keras_minibatch.tuning.tuners import distributed_role
+from keras_minibatch.tuning.search import load_tuner
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN = {"dataset": "digits", "max_train_samples": 300, "epochs": 1, "hidden_units": [16], "batch_size": 32}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_minibatch import ConfigError, TrainConfig, train_and_evaluate
-from keras_minibatch.multi_worker import ClusterConfigError, check_tf_config
+from keras_minibatch.training.multi_worker import ClusterConfigError, check_tf_config
 
 
 def test_mirrored_strategy_trains_on_local_devices(tmp_path):

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch import evaluation
-from keras_minibatch.data import load_dataset
-from keras_minibatch.model import build_mlp
+from keras_minibatch.training import evaluation
+from keras_minibatch.data.dataset import load_dataset
+from keras_minibatch.training.model import build_mlp
 
 
 def _fit_and_save(model, x, y, path):

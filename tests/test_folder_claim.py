@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from keras_minibatch import folder_claim, prepare_run_dir, run_files, rundir
-from keras_minibatch.folder_claim import FolderClaim, check_folder, folder_kind, make_default_folder
-from keras_minibatch.locking import FolderLock, FolderLockedError
-from keras_minibatch.rundir import RunDirError
+from keras_minibatch import prepare_run_dir
+from keras_minibatch.runs import folder_claim
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.runs.folder_claim import FolderClaim, check_folder, folder_kind, make_default_folder
+from keras_minibatch.runs.locking import FolderLock, FolderLockedError
+from keras_minibatch.runs.rundir import RunDirError
 
 
 def make_run(folder: Path) -> Path:
@@ -113,7 +116,7 @@ def test_a_failed_fresh_claim_leaves_no_marker(tmp_path):
 
 def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_is_free(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from keras_minibatch.locking import FolderLock; "
+        [sys.executable, "-c", "import sys, time; from keras_minibatch.runs.locking import FolderLock; "
          "lock = FolderLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )
@@ -177,7 +180,13 @@ def test_files_written_atomically_follow_the_umask(tmp_path):
 
 
 def test_every_file_name_the_library_writes_is_known_to_the_claim():
-    from keras_minibatch import checkpointing, compare_report, seed_variance, strategy_comparison, training, trials, tuning
+    from keras_minibatch.training import checkpointing
+    from keras_minibatch.batch_sizes import report as compare_report
+    from keras_minibatch.tuning import seed_variance
+    from keras_minibatch.tuning import strategy_comparison
+    from keras_minibatch.training import run as training
+    from keras_minibatch.tuning import trials
+    from keras_minibatch.tuning import search as tuning
 
     run_names = {training.MODEL_FILE, training.CONFIG_FILE, training.HISTORY_CSV, training.HISTORY_JSON, training.METRICS_FILE,
                  training.EPOCH_LOG_FILE, training.TENSORBOARD_DIR, training.LEARNING_CURVES_PLOT, training.CONFUSION_MATRIX_PLOT,

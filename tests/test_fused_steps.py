@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch import fused_steps
-from keras_minibatch.fused_steps import full_chunks, fuse_train_steps
-from keras_minibatch.model import build_mlp
+from keras_minibatch.training import fused_steps
+from keras_minibatch.training.fused_steps import full_chunks, fuse_train_steps
+from keras_minibatch.training.model import build_mlp
 
 # 90 fit rows with validation_split=0.1 of 100: batches of 32 leave a short batch of 26.
 X = np.random.default_rng(0).integers(0, 256, (100, 8, 8), dtype=np.uint8)  # Pixels, as loaded.

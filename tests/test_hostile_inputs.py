@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from keras_minibatch import ConfigError, DataError, TrainConfig, build_mlp, load_dataset, train_and_evaluate
-from keras_minibatch.checkpointing import load_checkpoint
-from keras_minibatch.data import Dataset
-from keras_minibatch.rundir import CorruptCheckpointError
+from keras_minibatch.training.checkpointing import load_checkpoint
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.runs.rundir import CorruptCheckpointError
 
 TINY = dict(dataset="digits", max_train_samples=200, epochs=1, hidden_units=(8,), batch_size=16)
 
@@ -240,8 +240,8 @@ def test_mutated_npz_and_idx_files_load_or_fail_with_one_data_error_under_a_memo
 
 
 def test_a_diverged_seed_is_reported_in_the_table_and_the_other_seeds_are_kept(digits, monkeypatch):
-    from keras_minibatch.core import Trainer
-    from keras_minibatch.seed_variance import _format_report, seed_variance
+    from keras_minibatch.training.core import Trainer
+    from keras_minibatch.tuning.seed_variance import _format_report, seed_variance
 
     original = Trainer.train
 

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch.input_pipeline import consecutive_batches, fit_inputs, shuffled_epochs
-from keras_minibatch.model import build_mlp
+from keras_minibatch.data.input_pipeline import consecutive_batches, fit_inputs, shuffled_epochs
+from keras_minibatch.training.model import build_mlp
 
 
 def rows_and_labels(num_rows):

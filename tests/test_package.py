@@ -15,6 +15,7 @@ def test_public_api_is_pinned():
 
 
 def test_optimizer_names_match_the_model_builder():
-    from keras_minibatch import config, model
+    from keras_minibatch import config
+    from keras_minibatch.training import model
 
     assert set(config.OPTIMIZERS) == set(model._OPTIMIZER_CLASSES)

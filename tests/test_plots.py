@@ -9,8 +9,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_minibatch import plots
-from keras_minibatch.rundir import RunDirError
+from keras_minibatch.training import plots
+from keras_minibatch.runs.rundir import RunDirError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,7 @@ import textwrap
 import keras
 import pytest
 
-from keras_minibatch.plugins import CallbackSpecError, load_callback, parse_callback_spec
+from keras_minibatch.training.plugins import CallbackSpecError, load_callback, parse_callback_spec
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from keras_minibatch.config import ConfigError
-from keras_minibatch.search_config import (
+from keras_minibatch.tuning.search_config import (
     FIXABLE_HYPERPARAMETERS,
     OBJECTIVES,
     SearchConfig,
@@ -129,6 +129,6 @@ def test_objectives_are_validation_metrics_only():
 
 
 def test_importing_it_and_the_folder_checks_does_not_import_tensorflow():
-    probe = "import sys, keras_minibatch.search_config, keras_minibatch.search_dir; print(any(m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner') for m in sys.modules))"
+    probe = "import sys, keras_minibatch.tuning.search_config, keras_minibatch.tuning.search_folder; print(any(m.split('.')[0] in ('tensorflow', 'keras', 'keras_tuner') for m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert result.stdout.strip() == "False", result.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from keras_minibatch import tensorboard_server
-from keras_minibatch.tensorboard_server import TensorBoardError, running_tensorboard, start_tensorboard, tensorboard_command
+from keras_minibatch.dashboard import server as tensorboard_server
+from keras_minibatch.dashboard.server import TensorBoardError, running_tensorboard, start_tensorboard, tensorboard_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -103,7 +103,7 @@ def test_start_on_a_port_in_use_quotes_tensorboards_error(tmp_path):
 
 def test_serve_runs_until_ctrl_c_and_exits_cleanly(tmp_path):
     port = tensorboard_server.free_port()
-    program = f"import sys; from keras_minibatch.tensorboard_server import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
+    program = f"import sys; from keras_minibatch.dashboard.server import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
     # A new session stands in for the terminal: Ctrl-C reaches serve and TensorBoard alike.
     process = subprocess.Popen(
         [sys.executable, "-c", program], cwd=REPO_ROOT, start_new_session=True,

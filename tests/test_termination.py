@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch import TrainConfig, termination, train_and_evaluate
-from keras_minibatch.model import build_mlp
-from keras_minibatch.termination_callback import RaiseWhenTerminated
+from keras_minibatch import TrainConfig, train_and_evaluate
+from keras_minibatch.training import termination
+from keras_minibatch.training.model import build_mlp
+from keras_minibatch.training.termination_callback import RaiseWhenTerminated
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_minibatch import TrainConfig, load_dataset, train_and_evaluate
-from keras_minibatch import training
+from keras_minibatch.training import run as training
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="digits", max_train_samples=240, epochs=2, hidden_units=(16,), batch_size=16)

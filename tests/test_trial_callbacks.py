@@ -10,9 +10,9 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
-from keras_minibatch import rundir
-from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
-from keras_minibatch.epoch_scalars import EpochScalars
+from keras_minibatch.runs import rundir
+from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
+from keras_minibatch.training.epoch_scalars import EpochScalars
 
 
 def _scalars(folder):

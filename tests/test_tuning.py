@@ -19,19 +19,20 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from keras_minibatch import TrainConfig, load_dataset, tuners
+from keras_minibatch import TrainConfig, load_dataset
+from keras_minibatch.tuning import tuners
 from keras_minibatch.config import ConfigError
-from keras_minibatch.core import Trainer
-from keras_minibatch.hypermodel import (
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.tuning.hypermodel import (
     MLPHyperModel,
     RequireObjective,
     train_config_for,
 )
-from keras_minibatch.rundir import RunDirError
-from keras_minibatch.search_config import SearchConfig
-from keras_minibatch.seed_variance import seed_variance, seed_variance_report
-from keras_minibatch.trials import format_trials_table
-from keras_minibatch.tuning import SearchError, load_tuner, search
+from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.tuning.search_config import SearchConfig
+from keras_minibatch.tuning.seed_variance import seed_variance, seed_variance_report
+from keras_minibatch.tuning.trials import format_trials_table
+from keras_minibatch.tuning.search import SearchError, load_tuner, search
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN = {"dataset": "digits", "max_train_samples": 200, "epochs": 2, "hidden_units": (16,), "batch_size": 16, "learning_rate": 3e-3}
@@ -325,8 +326,8 @@ _KILL_IN_SECOND_TRIAL = textwrap.dedent(
     import json, os, signal, sys
     import keras
     from keras_minibatch import TrainConfig
-    from keras_minibatch.search_config import SearchConfig
-    from keras_minibatch.tuning import search
+    from keras_minibatch.tuning.search_config import SearchConfig
+    from keras_minibatch.tuning.search import search
 
     fits = []
     original_fit = keras.Model.fit

@@ -31,11 +31,11 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from callbacks.early_stopping import MissingMonitorError
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.core import Trainer
-from keras_minibatch.data import num_fit_rows
-from keras_minibatch.deferred_checkpoint import DeferredCheckpoint
-from keras_minibatch.model import build_mlp
-from keras_minibatch.search_config import SearchConfig
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.data.dataset import num_fit_rows
+from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
+from keras_minibatch.training.model import build_mlp
+from keras_minibatch.tuning.search_config import SearchConfig
 
 __all__ = ["MLPHyperModel", "RequireObjective", "train_config_for"]
 

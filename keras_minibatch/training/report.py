@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data import Dataset
+from keras_minibatch.data.dataset import Dataset
 
 
 def format_class_counts(labels: np.ndarray, num_classes: int) -> str:

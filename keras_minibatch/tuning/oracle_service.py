@@ -58,7 +58,7 @@ from keras_tuner.src import protos
 from keras_tuner.src.distribute import oracle_chief
 from keras_tuner.src.engine import trial as trial_module
 
-from keras_minibatch.oracle_address import OracleAddress, OracleAddressError, bind_refusal, check_port_free
+from keras_minibatch.tuning.oracle_address import OracleAddress, OracleAddressError, bind_refusal, check_port_free
 
 __all__ = [
     "HEARTBEAT_SECONDS", "ChiefLostError", "ChiefServer", "SearchOverError", "WorkerConnection", "WorkerRefusedError",

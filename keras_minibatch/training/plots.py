@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from keras_minibatch import rundir
+from keras_minibatch.runs import rundir
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis

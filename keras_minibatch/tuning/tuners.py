@@ -52,9 +52,9 @@ import keras
 import keras_tuner
 from keras_tuner.src.distribute import utils as kerastuner_distribute
 
-from keras_minibatch import rundir
+from keras_minibatch.runs import rundir
 from keras_minibatch.config import ConfigError
-from keras_minibatch.search_config import SearchConfig
+from keras_minibatch.tuning.search_config import SearchConfig
 
 __all__ = [
     "BayesianOptimization", "BayesianOptimizationOracle", "CappedHyperbandOracle", "GridSearch", "Hyperband",

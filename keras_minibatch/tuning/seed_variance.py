@@ -21,14 +21,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import run_files, rundir
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.core import Trainer
-from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
-from keras_minibatch.hypermodel import RequireObjective, train_config_for
-from keras_minibatch.search_config import OBJECTIVES
-from keras_minibatch.training import split_for_validation
-from keras_minibatch.tuning import SearchResult
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for
+from keras_minibatch.tuning.hypermodel import RequireObjective, train_config_for
+from keras_minibatch.tuning.search_config import OBJECTIVES
+from keras_minibatch.training.run import split_for_validation
+from keras_minibatch.tuning.search import SearchResult
 
 __all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
 

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from keras_minibatch.quiet import filter_chatter
-from keras_minibatch.termination import Terminated
+from keras_minibatch.cli.quiet import filter_chatter
+from keras_minibatch.training.termination import Terminated
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6006

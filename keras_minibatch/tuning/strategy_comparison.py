@@ -52,19 +52,21 @@ from typing import Any
 
 import keras_tuner
 
-from keras_minibatch import plots, run_files, rundir
+from keras_minibatch.training import plots
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.data import Dataset, load_dataset_for
-from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.search_config import TUNERS, SearchConfig
-from keras_minibatch.search_dir import (
+from keras_minibatch.data.dataset import Dataset, load_dataset_for
+from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.tuning.search_config import TUNERS, SearchConfig
+from keras_minibatch.tuning.search_folder import (
     COMPARISON_CONFIG_FILE,
     SEARCH_CONFIG_FILE,
     check_comparison_dir,
     check_search_dir,
     comparison_fingerprint,
 )
-from keras_minibatch.tuning import SearchResult, search
+from keras_minibatch.tuning.search import SearchResult, search
 
 __all__ = ["COMPARISON_CSV", "COMPARISON_JSON", "COMPARISON_PLOT", "STRATEGIES", "ComparisonResult", "compare_search_strategies", "grid_size"]
 

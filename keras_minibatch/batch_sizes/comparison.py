@@ -24,13 +24,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch import compare_config, run_files
+from keras_minibatch.batch_sizes import config as compare_config
+from keras_minibatch.runs import run_files
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.core import Trainer
-from keras_minibatch.data import Dataset, load_dataset_for
-from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
-from keras_minibatch.training import split_for_validation
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.data.dataset import Dataset, load_dataset_for
+from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.batch_sizes.regime_clock import UNBOUNDED_EPOCHS, CurvePoint, RegimeClock
+from keras_minibatch.training.run import split_for_validation
 
 # Curve points per epoch for regimes with many updates per epoch, and per
 # seconds budget.
@@ -158,7 +159,7 @@ def compare_batch_sizes(
         RunDirError: when `workdir` holds files and `overwrite` is false.
         DataError: when the data source is missing or malformed.
     """
-    from keras_minibatch import compare_report  # Imports matplotlib: only when needed.
+    from keras_minibatch.batch_sizes import report as compare_report  # Imports matplotlib: only when needed.
 
     batch_sizes = compare_config.parse_batch_sizes(batch_sizes)
     compare_config.check_budget(budget_epochs, budget_seconds)

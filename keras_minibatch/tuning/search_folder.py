@@ -23,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import folder_claim, run_files, rundir
+from keras_minibatch.runs import folder_claim
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
-from keras_minibatch.search_config import SearchConfig
+from keras_minibatch.runs.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
+from keras_minibatch.tuning.search_config import SearchConfig
 
 __all__ = [
     "COMPARISON_CONFIG_FILE", "SEARCH_CONFIG_FILE", "check_comparison_dir", "check_same_search", "check_search_dir", "search_differences",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from keras_minibatch.termination import raise_if_terminated
+from keras_minibatch.training.termination import raise_if_terminated
 
 
 class RaiseWhenTerminated(keras.callbacks.Callback):

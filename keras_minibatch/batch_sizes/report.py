@@ -10,8 +10,9 @@ import csv
 import io
 from pathlib import Path
 
-from keras_minibatch import run_files, rundir
-from keras_minibatch.compare import ComparisonResult, RegimeResult
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.batch_sizes.comparison import ComparisonResult, RegimeResult
 
 COMPARISON_CSV = run_files.COMPARISON_CSV
 CURVES_CSV = run_files.CURVES_CSV

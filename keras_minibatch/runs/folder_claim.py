@@ -28,10 +28,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import run_files, rundir
-from keras_minibatch.locking import FolderLock
-from keras_minibatch.run_files import LOCK_FILE, MARKER_FILE
-from keras_minibatch.rundir import RunDirError
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.runs.locking import FolderLock
+from keras_minibatch.runs.run_files import LOCK_FILE, MARKER_FILE
+from keras_minibatch.runs.rundir import RunDirError
 
 __all__ = ["FolderClaim", "check_folder", "folder_holds_files", "folder_kind", "make_default_folder", "prepare_run_dir", "remove_if_unused"]
 

@@ -30,9 +30,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch import rundir
-from keras_minibatch.run_files import CHECKPOINT_DIR, STATE_FILE
-from keras_minibatch.rundir import CorruptCheckpointError
+from keras_minibatch.runs import rundir
+from keras_minibatch.runs.run_files import CHECKPOINT_DIR, STATE_FILE
+from keras_minibatch.runs.rundir import CorruptCheckpointError
 
 
 

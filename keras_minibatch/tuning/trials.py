@@ -25,8 +25,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch import run_files, rundir
-from keras_minibatch.search_config import OBJECTIVES
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.tuning.search_config import OBJECTIVES
 
 __all__ = [
     "TRIALS_CSV", "TRIALS_JSON", "TrialRecorder", "describe_hyperparameters", "format_trial_line",

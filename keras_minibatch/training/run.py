@@ -13,18 +13,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch import plots, report, run_files, rundir
-from keras_minibatch.checkpointing import CHECKPOINT_DIR, load_checkpoint
-from keras_minibatch.rundir import CorruptCheckpointError
+from keras_minibatch.training import plots
+from keras_minibatch.training import report
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.training.checkpointing import CHECKPOINT_DIR, load_checkpoint
+from keras_minibatch.runs.rundir import CorruptCheckpointError
 from keras_minibatch.config import TrainConfig
 # `make_strategy` and `make_early_stopping` lived here first; they are the core's now.
-from keras_minibatch.core import FitOutcome, Trainer, make_early_stopping, make_strategy, start_distribution  # noqa: F401
-from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
-from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.model import count_parameters
-from keras_minibatch.plugins import load_callback
+from keras_minibatch.training.core import FitOutcome, Trainer, make_early_stopping, make_strategy, start_distribution  # noqa: F401
+from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
+from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.training.model import count_parameters
+from keras_minibatch.training.plugins import load_callback
 # File names inside a run folder (defined in run_files); other modules and tests read them here too.
-from keras_minibatch.run_files import (
+from keras_minibatch.runs.run_files import (
     CONFIG_FILE,
     CONFUSION_MATRIX_PLOT,
     EPOCH_LOG_FILE,

@@ -12,7 +12,7 @@ A search folder holds:
 | --- | --- |
 | `search_config.json` | both configs, the data fingerprint, input shape, versions |
 | `tuner/` | KerasTuner's project (`oracle.json`, `trial_*/`); `load_tuner` reopens it |
-| `trials.json`, `trials.csv` | one row per trial (see `keras_minibatch.trials`) |
+| `trials.json`, `trials.csv` | one row per trial (see `keras_minibatch.tuning.trials`) |
 | `best_hyperparameters.json` | the winner's values, trial, objective and `TrainConfig` |
 | `model.keras`, `metrics.json` | the retrained winner; `test_accuracy`, `test_loss` |
 | `tensorboard/<trial_id>/` | HParams session and metrics; `execution<k>/` scalars |
@@ -55,31 +55,34 @@ from typing import Any
 import keras
 import keras_tuner
 
-from keras_minibatch import report, run_files, rundir, training
+from keras_minibatch.training import report
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.training import run as training
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.core import Trainer, trial_strategy
-from keras_minibatch.data import Dataset, data_fingerprint, load_dataset_for
-from keras_minibatch.hypermodel import MLPHyperModel, train_config_for
-from keras_minibatch.folder_claim import FolderClaim
-from keras_minibatch.locking import folder_in_use
-from keras_minibatch.oracle_address import DEFAULT_HEARTBEAT_TIMEOUT, check_heartbeat_timeout, oracle_address
-from keras_minibatch.plugins import load_callback
-from keras_minibatch.search_config import SearchConfig
-from keras_minibatch.run_files import METRICS_FILE, MODEL_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
-from keras_minibatch.search_dir import (
+from keras_minibatch.training.core import Trainer, trial_strategy
+from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for
+from keras_minibatch.tuning.hypermodel import MLPHyperModel, train_config_for
+from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.runs.locking import folder_in_use
+from keras_minibatch.tuning.oracle_address import DEFAULT_HEARTBEAT_TIMEOUT, check_heartbeat_timeout, oracle_address
+from keras_minibatch.training.plugins import load_callback
+from keras_minibatch.tuning.search_config import SearchConfig
+from keras_minibatch.runs.run_files import METRICS_FILE, MODEL_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
+from keras_minibatch.tuning.search_folder import (
     check_same_search,
     check_search_dir,
     config_fingerprint,
     search_differences,
     search_identity,
 )
-from keras_minibatch.trials import (
+from keras_minibatch.tuning.trials import (
     TrialRecorder,
     format_trials_table,
     summarize_failures,
     write_hparams_experiment,
 )
-from keras_minibatch.tuners import (
+from keras_minibatch.tuning.tuners import (
     distributed_role,
     failed_trials_untraced,
     hyperband_cap_note,
@@ -109,7 +112,7 @@ class SearchResult:
             (`num_layers`, `units_1`, ..., `batch_size`); `{}` on a worker.
         best_trial_id: KerasTuner's id of the winning trial; `None` on a worker.
         objective: The objective name, e.g. `"val_accuracy"`.
-        trials: One row per trial (`keras_minibatch.trials`), by trial number;
+        trials: One row per trial (`keras_minibatch.tuning.trials`), by trial number;
             on a worker, the trials this process ran.
         test_metrics: The retrained winner on the test split, scored once:
             `{"test_accuracy": ..., "test_loss": ...}`; `{}` when the winner was
@@ -249,7 +252,7 @@ def search(
     with contextlib.ExitStack() as stack:
         server = None
         if role == "chief":
-            from keras_minibatch.oracle_service import ChiefServer  # imports gRPC
+            from keras_minibatch.tuning.oracle_service import ChiefServer  # imports gRPC
 
             # The port first: a taken one is refused before anything in the folder changes.
             server = stack.enter_context(ChiefServer(oracle_address(), heartbeat_timeout=heartbeat_timeout, say=say))
@@ -451,7 +454,7 @@ def _work_for_chief(
         SearchError: when the chief refuses this worker (another search, a
             taken id) or stops answering for `heartbeat_timeout` seconds.
     """
-    from keras_minibatch.oracle_service import ChiefLostError, SearchOverError, WorkerConnection, WorkerRefusedError  # imports gRPC
+    from keras_minibatch.tuning.oracle_service import ChiefLostError, SearchOverError, WorkerConnection, WorkerRefusedError  # imports gRPC
 
     for spec in train_config.callbacks:
         load_callback(spec)

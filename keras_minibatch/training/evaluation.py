@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from keras_minibatch.data import DataError  # Imports NumPy too: no start-up cost added.
+from keras_minibatch.data.dataset import DataError  # Imports NumPy too: no start-up cost added.
 
-from keras_minibatch.run_files import CONFIG_FILE, MODEL_FILE
+from keras_minibatch.runs.run_files import CONFIG_FILE, MODEL_FILE
 
 
 def resolve_model_path(model: str | os.PathLike) -> Path:
@@ -114,7 +114,7 @@ def evaluate_saved_model(
     """
     import keras
 
-    from keras_minibatch.data import load_dataset, test_split_fingerprint
+    from keras_minibatch.data.dataset import load_dataset, test_split_fingerprint
 
     model_path = resolve_model_path(model)
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)
@@ -144,7 +144,7 @@ def evaluate_saved_model(
         loaded.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         if notes is not None:
             notes.append("the model was not compiled with sparse categorical cross-entropy; scored with it and accuracy")
-    from keras_minibatch.core import score_test_split
+    from keras_minibatch.training.core import score_test_split
 
     return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size)
 

@@ -35,7 +35,7 @@ import numpy as np
 if TYPE_CHECKING:
     from keras_minibatch.config import TrainConfig
 
-from keras_minibatch.data_sources import (
+from keras_minibatch.data.sources import (
     SOURCE_NAMES,
     DataError,
     load_digits,

@@ -9,7 +9,7 @@ from typing import Any
 import keras
 from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
-from keras_minibatch import rundir
+from keras_minibatch.runs import rundir
 
 
 class DeferredCheckpoint(keras.callbacks.Callback):

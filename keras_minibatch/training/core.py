@@ -28,16 +28,16 @@ import keras
 import numpy as np
 
 import callbacks as minibatch_callbacks
-from keras_minibatch import multi_worker
-from keras_minibatch.checkpointing import Checkpoint, TrainingCheckpoint, restore_weights, weights_are_finite
+from keras_minibatch.training import multi_worker
+from keras_minibatch.training.checkpointing import Checkpoint, TrainingCheckpoint, restore_weights, weights_are_finite
 from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.epoch_scalars import EpochScalars
-from keras_minibatch.fused_steps import fuse_train_steps
-from keras_minibatch.input_pipeline import fit_inputs
-from keras_minibatch.model import build_mlp_for
-from keras_minibatch.plugins import load_callback
-from keras_minibatch.rundir import CorruptCheckpointError
-from keras_minibatch.termination_callback import RaiseWhenTerminated
+from keras_minibatch.training.epoch_scalars import EpochScalars
+from keras_minibatch.training.fused_steps import fuse_train_steps
+from keras_minibatch.data.input_pipeline import fit_inputs
+from keras_minibatch.training.model import build_mlp_for
+from keras_minibatch.training.plugins import load_callback
+from keras_minibatch.runs.rundir import CorruptCheckpointError
+from keras_minibatch.training.termination_callback import RaiseWhenTerminated
 
 __all__ = ["FitOutcome", "Trainer", "make_early_stopping", "make_strategy", "score_test_split", "start_distribution", "trial_strategy"]
 

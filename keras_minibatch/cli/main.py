@@ -43,14 +43,17 @@ from collections.abc import Sequence
 from absl import app, flags
 
 from keras_minibatch import config as config_lib
-from keras_minibatch import folder_claim, run_files, rundir
-from keras_minibatch import search_config as search_config_lib
-from keras_minibatch import oracle_address, search_dir
-from keras_minibatch.data import DataError, check_source
-from keras_minibatch.locking import FolderLockedError
-from keras_minibatch.oracle_address import OracleAddressError
-from keras_minibatch.plugins import CallbackSpecError, parse_callback_spec
-from keras_minibatch.termination import Terminated, handle_sigterm, reset_termination
+from keras_minibatch.runs import folder_claim
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.tuning import search_config as search_config_lib
+from keras_minibatch.tuning import oracle_address
+from keras_minibatch.tuning import search_folder as search_dir
+from keras_minibatch.data.dataset import DataError, check_source
+from keras_minibatch.runs.locking import FolderLockedError
+from keras_minibatch.tuning.oracle_address import OracleAddressError
+from keras_minibatch.training.plugins import CallbackSpecError, parse_callback_spec
+from keras_minibatch.training.termination import Terminated, handle_sigterm, reset_termination
 
 PROG = "keras-minibatch"
 COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard")
@@ -181,7 +184,7 @@ def build_config() -> config_lib.TrainConfig:
 
 def _quiet_tensorflow() -> None:
     """Imports TensorFlow with its C++ start-up chatter kept off the terminal."""
-    from keras_minibatch.quiet import import_tensorflow_quietly
+    from keras_minibatch.cli.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
 
@@ -207,7 +210,7 @@ def _check_distribution_for(command: str, config: config_lib.TrainConfig) -> Non
             f"--distribution=multi_worker is for train; {command} runs its trainings in one process "
             + ("(spread a search over machines with KerasTuner's chief/worker mode: KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP, KERASTUNER_ORACLE_PORT)" if command == "tune" else "(use none or mirrored)")
         )
-    from keras_minibatch.multi_worker import ClusterConfigError, check_tf_config  # Standard library only.
+    from keras_minibatch.training.multi_worker import ClusterConfigError, check_tf_config  # Standard library only.
 
     try:
         check_tf_config()
@@ -235,7 +238,7 @@ def _command_train(config: config_lib.TrainConfig) -> int:
         parse_callback_spec(spec)
     workdir = _take_workdir(config.dataset)
     _quiet_tensorflow()
-    from keras_minibatch import training  # Imports TensorFlow: only after every check passed.
+    from keras_minibatch.training import run as training  # Imports TensorFlow: only after every check passed.
 
     _RUN_FOLDER[0] = workdir
     try:
@@ -248,7 +251,7 @@ def _command_train(config: config_lib.TrainConfig) -> int:
 def _command_evaluate(config: config_lib.TrainConfig) -> int:
     if not _MODEL.value:
         raise UsageError("--model is required for evaluate: a .keras file or a run folder")
-    from keras_minibatch import evaluation
+    from keras_minibatch.training import evaluation
 
     model_path = evaluation.resolve_model_path(_MODEL.value)
     # Score the same test rows the model was held out from: the run's own source and split,
@@ -342,11 +345,11 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
     workdir = _take_workdir(f"compare-{config.dataset}" if _COMPARE.value else f"tune-{search_config.tuner}-{config.dataset}")
     _RUN_FOLDER[0] = workdir
     _quiet_tensorflow()
-    from keras_minibatch import tuning  # Imports TensorFlow: only after every check passed.
+    from keras_minibatch.tuning import search as tuning  # Imports TensorFlow: only after every check passed.
 
     try:
         if _COMPARE.value:
-            from keras_minibatch import strategy_comparison
+            from keras_minibatch.tuning import strategy_comparison
 
             strategy_comparison.compare_search_strategies(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
             return 0
@@ -354,14 +357,14 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
     except tuning.SearchError as error:
         _fail(str(error), EXIT_FAILURE)
     if _SEED_VARIANCE.value and result.role != "worker":
-        from keras_minibatch import seed_variance
+        from keras_minibatch.tuning import seed_variance
 
         print(seed_variance.seed_variance_report(result, _SEED_VARIANCE.value))
     return 0
 
 
 def _command_compare(config: config_lib.TrainConfig) -> int:
-    from keras_minibatch import compare_config  # Standard library only.
+    from keras_minibatch.batch_sizes import config as compare_config  # Standard library only.
 
     _check_distribution_for("compare", config)
 
@@ -380,14 +383,14 @@ def _command_compare(config: config_lib.TrainConfig) -> int:
     _RUN_FOLDER[0] = workdir
     _NOT_RESUMABLE[0] = "keeps the regimes that finished (comparison.csv); compare has no --resume: rerun with --overwrite to train them all"
     _quiet_tensorflow()
-    from keras_minibatch import compare  # Imports TensorFlow: only after every check passed.
+    from keras_minibatch.batch_sizes import comparison as compare  # Imports TensorFlow: only after every check passed.
 
     compare.compare_batch_sizes(config, batch_sizes, workdir, budget_epochs=budget_epochs, budget_seconds=_BUDGET_SECONDS.value, overwrite=_OVERWRITE.value)
     return 0
 
 
 def _command_tensorboard() -> int:
-    from keras_minibatch import tensorboard_server  # Standard library only: TensorBoard runs in a child.
+    from keras_minibatch.dashboard import server as tensorboard_server  # Standard library only: TensorBoard runs in a child.
 
     logdir = _WORKDIR.value or rundir.DEFAULT_RUNS_ROOT
     if not os.path.isdir(logdir):
