@@ -10,6 +10,10 @@ import pytest
 from absl import flags
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Test this checkout, whatever an editable install points at: in this process and in
+# the command lines the tests start (they inherit PYTHONPATH).
+sys.path.insert(0, str(REPO_ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
 MNIST_T10K = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k"
 
 
