@@ -78,7 +78,7 @@ def load_data(num_samples: int, seed: int) -> Data:
 
     rng = np.random.default_rng(seed)
     if (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
-        from keras_minibatch.data.sources import read_idx
+        from keras_minibatch.data.idx_files import read_idx
 
         images = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz", 3)
         labels = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)

@@ -14,11 +14,11 @@ __version__ = "0.1.0"
 
 # Public name -> module that defines it.
 _EXPORTS = {
-    "ConfigError": "keras_minibatch.config",
+    "ConfigError": "keras_minibatch.checks",
     "TrainConfig": "keras_minibatch.config",
     "DataError": "keras_minibatch.data.dataset",
     "Dataset": "keras_minibatch.data.dataset",
-    "load_dataset": "keras_minibatch.data.dataset",
+    "load_dataset": "keras_minibatch.data.loading",
     "build_mlp": "keras_minibatch.training.model",
     "TrainResult": "keras_minibatch.training.run",
     "train_and_evaluate": "keras_minibatch.training.run",

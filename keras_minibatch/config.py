@@ -1,19 +1,32 @@
 """The training configuration: the single source of truth for hyperparameters.
 
 `TrainConfig` is built by the command line, by the tuner and by user scripts, so
-the same invalid value gets the same error everywhere. This module imports only
-the standard library: the CLI checks every value here *before* TensorFlow is
-imported, which keeps a typo's error instant.
+the same invalid value gets the same error everywhere (`checks`). This module
+imports only the standard library: the CLI checks every value here *before*
+TensorFlow is imported, which keeps a typo's error instant.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
+
+from keras_minibatch.checks import (
+    MAX_SEED,
+    ConfigError,
+    check_choice,
+    check_dropout,
+    check_finite_non_negative,
+    check_hidden_units,
+    check_known_fields,
+    check_learning_rate,
+    check_non_negative_int,
+    check_open_fraction,
+    check_positive_int,
+    plain_number,
+)
 
 # Names accepted by `keras.optimizers.get` (lower case) that make sense for an MLP.
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
@@ -23,123 +36,16 @@ EARLY_STOPPING_MODES = ("auto", "min", "max")
 # devices), MultiWorkerMirroredStrategy (machines named by TF_CONFIG; multi_worker.py).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 
-# Data sources known by name; anything else is a path (see `data.load_dataset`).
+# Data sources known by name; anything else is a path (see `data.loading.load_dataset`).
 SOURCE_NAMES = ("mnist", "digits")
+# What `dataset` may name, as error messages put it.
+SOURCE_HELP = (
+    "use one of: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) "
+    "or a folder of IDX files"
+)
 
 # The lecture's MLP: Flatten 28x28 -> Dense 32 -> 64 -> 128 -> 256 (relu) -> Dense 10 softmax.
 LECTURE_HIDDEN_UNITS = (32, 64, 128, 256)
-
-
-class ConfigError(ValueError):
-    """An invalid hyperparameter value.
-
-    Carries the field name, the value received and what is allowed, so the CLI can
-    name the flag (`--epochs=0`) and the library can name the field (`epochs`).
-
-    Args:
-        field: Name of the `TrainConfig` field (and of the CLI flag).
-        value: The value that was received.
-        allowed: What is allowed, as a phrase ("must be an integer >= 1").
-    """
-
-    def __init__(self, field: str, value: Any, allowed: str):
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"`{field}` ({value!r}) {allowed}.")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-# TensorFlow counts rows and units with 32-bit integers; NumPy seeds are 32-bit.
-MAX_INT32 = 2**31 - 1
-MAX_SEED = 2**32 - 1
-# Wider than any MLP that fits in memory; `model.check_model_size` judges the whole model.
-MAX_UNITS = 2**20
-
-
-def plain_number(value: Any) -> Any:
-    """NumPy's integer and float scalars as Python's `int` and `float`; anything else unchanged."""
-    if type(value) in (bool, int, float) or not isinstance(value, numbers.Real):  # np.float64 subclasses float
-        return value
-    if type(value).__name__ == "bool_":
-        return bool(value)
-    return int(value) if isinstance(value, numbers.Integral) else float(value)
-
-
-def _check_int_in(field: str, value: Any, minimum: int, maximum: int) -> None:
-    if not _is_int(value) or value < minimum:
-        raise ConfigError(field, value, f"must be an integer >= {minimum}")
-    if value > maximum:
-        raise ConfigError(field, value, f"must be an integer from {minimum} to {maximum:,}")
-
-
-def check_positive_int(field: str, value: Any, *, maximum: int = MAX_INT32) -> None:
-    """Raises `ConfigError` unless `value` is an integer in `[1, maximum]`."""
-    _check_int_in(field, value, 1, maximum)
-
-
-def check_non_negative_int(field: str, value: Any, *, maximum: int = MAX_INT32) -> None:
-    """Raises `ConfigError` unless `value` is an integer in `[0, maximum]`."""
-    _check_int_in(field, value, 0, maximum)
-
-
-def check_hidden_units(value: Any) -> tuple[int, ...]:
-    """Returns `value` as a tuple of layer sizes (a single size is one layer).
-
-    Raises:
-        ConfigError: unless `value` is one or more integers from 1 to `MAX_UNITS`.
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,)
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ConfigError("hidden_units", value, f"must be one or more integers from 1 to {MAX_UNITS:,}, e.g. (32, 64)")
-    units = tuple(plain_number(item) for item in value)
-    if not units or not all(_is_int(item) and 1 <= item <= MAX_UNITS for item in units):
-        raise ConfigError("hidden_units", list(units), f"must be one or more integers from 1 to {MAX_UNITS:,}")
-    return units
-
-
-def check_dropout(value: Any) -> None:
-    """Raises `ConfigError` unless `0 <= value < 1`."""
-    if not _is_number(value) or not 0.0 <= value < 1.0:
-        raise ConfigError("dropout", value, "must be a number in [0, 1)")
-
-
-def check_learning_rate(value: Any) -> None:
-    """Raises `ConfigError` unless `value` is a finite number > 0."""
-    if not _is_number(value) or not (0.0 < value < math.inf):
-        raise ConfigError("learning_rate", value, "must be a finite number > 0")
-
-
-def check_open_fraction(field: str, value: Any) -> None:
-    """Raises `ConfigError` unless `0 < value < 1` (NaN is refused too)."""
-    if not _is_number(value) or not 0.0 < value < 1.0:
-        raise ConfigError(field, value, "must be a number strictly between 0 and 1")
-
-
-def check_known_fields(config_class: type, values: Mapping[str, Any], kind: str) -> None:
-    """Refuses a key of `values` that is not a field of the dataclass `config_class`.
-
-    Raises:
-        ConfigError: naming the first unknown key, its value and the known fields.
-    """
-    known = {field.name for field in dataclasses.fields(config_class)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(unknown[0], values[unknown[0]], f"is not a {kind} field; known fields: {', '.join(sorted(known))}")
-
-
-def check_choice(field: str, value: Any, choices: tuple[str, ...]) -> None:
-    """Raises `ConfigError` unless `value` is one of `choices`."""
-    if value not in choices:
-        raise ConfigError(field, value, f"must be one of: {', '.join(choices)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,9 +82,9 @@ class TrainConfig:
             `train` uses at most an epoch's updates. Under a `distribution`
             strategy Keras' own `steps_per_execution` is used. Defaults to
             `256`.
-        jit_compile: Whether to compile the training step with XLA: several
-            times faster epochs at batch 32 on a CPU, after a few seconds of
-            compiling. Defaults to `True`.
+        jit_compile: Whether to compile the training step with XLA: faster
+            epochs at small batches on a CPU, after a compile before the first
+            step (benchmarks/README.md). Defaults to `True`.
         early_stopping: Whether to stop when `early_stopping_monitor` stops
             improving. Defaults to `False`.
         early_stopping_monitor: Metric watched by early stopping. Defaults to
@@ -258,14 +164,13 @@ class TrainConfig:
         if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:
             raise ConfigError("early_stopping_monitor", self.early_stopping_monitor, "must be a metric name such as val_loss")
         check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
-        if not _is_number(self.early_stopping_min_delta) or not 0.0 <= self.early_stopping_min_delta < math.inf:
-            raise ConfigError("early_stopping_min_delta", self.early_stopping_min_delta, "must be a finite number >= 0")
+        check_finite_non_negative("early_stopping_min_delta", self.early_stopping_min_delta)
         check_choice("early_stopping_mode", self.early_stopping_mode, EARLY_STOPPING_MODES)
         if not isinstance(self.restore_best_weights, bool):
             raise ConfigError("restore_best_weights", self.restore_best_weights, "must be true or false")
         check_choice("distribution", self.distribution, DISTRIBUTIONS)
         if self.distribution == "multi_worker":
-            # Measured with Keras 3.15 / TF 2.21 on CPU workers (multi_worker.py).
+            # Both fail under MultiWorkerMirroredStrategy on CPU workers (multi_worker.py).
             if self.steps_per_execution != 1:
                 raise ConfigError("steps_per_execution", self.steps_per_execution, "must be 1 with distribution=multi_worker: Keras 3's multi-step loop fails under MultiWorkerMirroredStrategy")
             if self.jit_compile:

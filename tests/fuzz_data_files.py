@@ -16,7 +16,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keras_minibatch.data.dataset import DataError, load_dataset
+from keras_minibatch.data.dataset import DataError
+from keras_minibatch.data.loading import load_dataset
 
 MEMORY_LIMIT = 3 * 2**30
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_minibatch.dashboard import server as tensorboard_server
+from tensorboard_helpers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def test_tensorboard_needs_an_existing_folder(run_cli, tmp_path):
 
 
 def test_tensorboard_serves_until_ctrl_c(tmp_path):
-    port = tensorboard_server.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -109,7 +109,7 @@ def _gone(pid, timeout=20):
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find TensorBoard's child")
 @pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGKILL])
 def test_tensorboards_child_never_outlives_the_command(tmp_path, signal_number):
-    process, children = _start_serving(tmp_path, tensorboard_server.free_port())
+    process, children = _start_serving(tmp_path, free_port())
     try:
         process.send_signal(signal_number)
         process.communicate(timeout=30)

@@ -10,7 +10,7 @@ from keras_minibatch import TrainConfig
 from keras_minibatch.batch_sizes.comparison import compare_batch_sizes
 from keras_minibatch.batch_sizes.config import FULL_BATCH, check_budget, parse_batch_sizes
 from keras_minibatch.batch_sizes.report import COMPARISON_CSV, COMPARISON_JSON, CURVES_CSV, PLOTS, format_table
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 from keras_minibatch.runs.rundir import RunDirError
 
 # 200 rows: 180 to fit (10% validation), so SGD makes 180 updates per epoch.

@@ -3,7 +3,8 @@ import math
 
 import pytest
 
-from keras_minibatch.config import ACTIVATIONS, OPTIMIZERS, ConfigError, TrainConfig
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import ACTIVATIONS, OPTIMIZERS, TrainConfig
 
 
 def test_defaults_are_the_lecture_settings():

@@ -1,4 +1,4 @@
-"""Tests for keras_minibatch.data.dataset: every source, every check, on tiny files in tmp_path."""
+"""Tests for keras_minibatch.data: every source, every check, on tiny files in tmp_path."""
 
 import contextlib
 import gzip
@@ -13,8 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_minibatch.data import dataset as data
-from keras_minibatch.data.dataset import DataError
+from keras_minibatch.config import SOURCE_NAMES
+from keras_minibatch.data import loading
+from keras_minibatch.data.array_checks import to_pixels
+from keras_minibatch.data.dataset import DataError, Dataset
+from keras_minibatch.data.loading import load_dataset
+from keras_minibatch.data.sources import check_source
+from keras_minibatch.data.splits import stratified_validation_order
 
 MNIST_T10K = Path(__file__).resolve().parents[2] / "shared/data/mnist-t10k"
 needs_mnist_t10k = pytest.mark.skipif(
@@ -59,22 +64,19 @@ def offline(*args, **kwargs):
     raise OSError("network is unreachable (test)")
 
 
-def test_all_is_pinned():
-    assert sorted(data.__all__) == sorted(
-        ["SOURCE_NAMES", "DataError", "Dataset", "check_source", "data_fingerprint", "load_dataset",
-         "stratified_validation_order", "test_split_fingerprint"]
-    )
-    assert data.SOURCE_NAMES == ("mnist", "digits")
+def test_source_names_are_pinned():
+    assert SOURCE_NAMES == ("mnist", "digits")
 
 
 def test_module_imports_neither_tensorflow_nor_keras():
     # Loaded by file path so the test holds whatever keras_minibatch/__init__ imports.
     script = (
         "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('data', {data.__file__!r})\n"
-        "module = sys.modules['data'] = importlib.util.module_from_spec(spec)\n"
+        f"spec = importlib.util.spec_from_file_location('loading', {loading.__file__!r})\n"
+        "module = sys.modules['loading'] = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(module)\n"
-        "module.check_source('digits')\n"
+        "from keras_minibatch.data.sources import check_source\n"
+        "check_source('digits')\n"
         "module.load_dataset('digits')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
     )
@@ -85,7 +87,7 @@ def test_module_imports_neither_tensorflow_nor_keras():
 
 
 def test_digits_are_mapped_onto_0_255_and_carved():
-    dataset = data.load_dataset("digits")
+    dataset = load_dataset("digits")
     assert dataset.source == "digits (scikit-learn, 1797 images 8x8)"
     assert (len(dataset.y_train), len(dataset.y_test)) == (1437, 360)
     assert dataset.input_shape == (8, 8)
@@ -97,8 +99,8 @@ def test_digits_are_mapped_onto_0_255_and_carved():
 
 
 def test_carved_split_is_deterministic_per_seed():
-    first, again = data.load_dataset("digits", seed=3), data.load_dataset("digits", seed=3)
-    other = data.load_dataset("digits", seed=4)
+    first, again = load_dataset("digits", seed=3), load_dataset("digits", seed=3)
+    other = load_dataset("digits", seed=4)
     np.testing.assert_array_equal(first.x_train, again.x_train)
     np.testing.assert_array_equal(first.y_test, again.y_test)
     assert not np.array_equal(first.y_train, other.y_train)
@@ -106,7 +108,7 @@ def test_carved_split_is_deterministic_per_seed():
 
 @needs_mnist_t10k
 def test_mnist_t10k_folder_is_carved_8000_2000_with_known_facts():
-    dataset = data.load_dataset(str(MNIST_T10K), test_fraction=0.2, seed=0)
+    dataset = load_dataset(str(MNIST_T10K), test_fraction=0.2, seed=0)
     assert (len(dataset.y_train), len(dataset.y_test)) == (8000, 2000)
     assert dataset.input_shape == (28, 28) and dataset.num_classes == 10
     assert dataset.test_split_carved and dataset.source == str(MNIST_T10K)
@@ -123,7 +125,7 @@ def test_mnist_t10k_files_keep_their_order_as_a_train_pair(tmp_path):
     for name in ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz"):
         shutil.copy(MNIST_T10K / f"t10k-{name}", tmp_path / f"train-{name}")
         shutil.copy(MNIST_T10K / f"t10k-{name}", tmp_path / f"t10k-{name}")
-    dataset = data.load_dataset(str(tmp_path))
+    dataset = load_dataset(str(tmp_path))
     assert not dataset.test_split_carved
     assert dataset.y_train[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     np.testing.assert_array_equal(dataset.x_train, dataset.x_test)
@@ -134,7 +136,7 @@ def test_idx_folder_with_train_and_test_pairs_is_used_as_given(tmp_path, gz):
     x, y = tiny(12)
     write_pair(tmp_path, "train", x[:8], y[:8], gz=gz)
     write_pair(tmp_path, "t10k", x[8:], y[8:], gz=gz)
-    dataset = data.load_dataset(str(tmp_path))
+    dataset = load_dataset(str(tmp_path))
     assert not dataset.test_split_carved
     np.testing.assert_array_equal(dataset.x_train, x[:8])
     np.testing.assert_array_equal(dataset.y_test, y[8:])
@@ -143,7 +145,7 @@ def test_idx_folder_with_train_and_test_pairs_is_used_as_given(tmp_path, gz):
 def test_idx_folder_with_one_pair_is_carved(tmp_path):
     x, y = tiny(20)
     write_pair(tmp_path, "t10k", x, y, gz=True)
-    dataset = data.load_dataset(str(tmp_path), test_fraction=0.25)
+    dataset = load_dataset(str(tmp_path), test_fraction=0.25)
     assert dataset.test_split_carved
     assert (len(dataset.y_train), len(dataset.y_test)) == (15, 5)
 
@@ -151,7 +153,7 @@ def test_idx_folder_with_one_pair_is_carved(tmp_path):
 def test_npz_in_keras_layout_is_used_as_given(tmp_path):
     x, y = tiny(12)
     path = write_npz(tmp_path, x_train=x[:8], y_train=y[:8], x_test=x[8:], y_test=y[8:])
-    dataset = data.load_dataset(path)
+    dataset = load_dataset(path)
     assert not dataset.test_split_carved and dataset.source == path
     np.testing.assert_array_equal(dataset.x_test, x[8:])
     assert dataset.num_classes == 3
@@ -160,7 +162,7 @@ def test_npz_in_keras_layout_is_used_as_given(tmp_path):
 @pytest.mark.parametrize("x_key, y_key", [("x", "y"), ("x_train", "y_train")])
 def test_npz_without_test_split_is_carved(tmp_path, x_key, y_key):
     x, y = tiny(12)
-    dataset = data.load_dataset(write_npz(tmp_path, **{x_key: x, y_key: y}))
+    dataset = load_dataset(write_npz(tmp_path, **{x_key: x, y_key: y}))
     assert dataset.test_split_carved
     assert (len(dataset.y_train), len(dataset.y_test)) == (9, 3)
     assert dataset.class_counts("test") == {0: 1, 1: 1, 2: 1}
@@ -181,15 +183,15 @@ def test_npz_without_test_split_is_carved(tmp_path, x_key, y_key):
 def test_pixels_become_uint8_levels(tmp_path, pixels, expected):
     x = np.broadcast_to(pixels, (2, 2, 3))
     path = write_npz(tmp_path, x_train=x, y_train=[0, 1], x_test=x, y_test=[1, 0])
-    dataset = data.load_dataset(path)
+    dataset = load_dataset(path)
     assert dataset.x_train.dtype == np.uint8
     np.testing.assert_array_equal(dataset.x_train[0, 0], expected)
 
 
 def test_uint8_pixels_are_checked_without_a_copy():
     x, _ = tiny(12)
-    # MNIST's 47 MB of uint8 pixels are not duplicated on their way to the Dataset.
-    assert data._to_pixels(x, "x_train", None) is x
+    # MNIST's uint8 pixels are not duplicated on their way to the Dataset.
+    assert to_pixels(x, "x_train", None) is x
 
 
 def test_trailing_channel_axes_of_size_1_are_squeezed(tmp_path):
@@ -197,7 +199,7 @@ def test_trailing_channel_axes_of_size_1_are_squeezed(tmp_path):
     path = write_npz(
         tmp_path, x_train=x[..., None], y_train=y[:, None], x_test=x[..., None], y_test=y
     )
-    dataset = data.load_dataset(path)
+    dataset = load_dataset(path)
     assert dataset.x_train.shape == (6, 4, 4) and dataset.y_train.shape == (6,)
 
 
@@ -206,7 +208,7 @@ def test_mnist_is_read_from_the_cache_without_network(tmp_path, monkeypatch):
     x, y = tiny(12, num_classes=10)
     (tmp_path / "datasets").mkdir()
     np.savez(tmp_path / "datasets/mnist.npz", x_train=x, y_train=y, x_test=x, y_test=y)
-    dataset = data.load_dataset("mnist", cache_dir=str(tmp_path))
+    dataset = load_dataset("mnist", cache_dir=str(tmp_path))
     assert dataset.source == f"mnist (Keras, {tmp_path / 'datasets/mnist.npz'})"
     assert dataset.num_classes == 10 and not dataset.test_split_carved
 
@@ -217,14 +219,14 @@ def test_mnist_cache_defaults_to_keras_home(tmp_path, monkeypatch):
     x, y = tiny(12, num_classes=10)
     (tmp_path / "datasets").mkdir()
     np.savez(tmp_path / "datasets/mnist.npz", x_train=x, y_train=y, x_test=x, y_test=y)
-    assert len(data.load_dataset("mnist").y_train) == 12
+    assert len(load_dataset("mnist").y_train) == 12
 
 
 def test_mnist_offline_without_cache_fails_fast_naming_alternatives(tmp_path, monkeypatch):
     monkeypatch.setattr(socket, "create_connection", offline)
     start = time.monotonic()
     with pytest.raises(DataError, match=r"not cached at .*mnist\.npz.*--dataset=digits") as info:
-        data.load_dataset("mnist", cache_dir=str(tmp_path))
+        load_dataset("mnist", cache_dir=str(tmp_path))
     assert time.monotonic() - start < 5
     for alternative in ("mnist-t10k", "a .npz file in Keras' MNIST layout", "copy mnist.npz"):
         assert alternative in str(info.value)
@@ -244,7 +246,7 @@ def test_mnist_download_uses_keras_get_file_with_cache_dir(tmp_path, monkeypatch
         return str(path)
 
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    assert len(data.load_dataset("mnist", cache_dir=str(tmp_path)).y_test) == 12
+    assert len(load_dataset("mnist", cache_dir=str(tmp_path)).y_test) == 12
     (call,) = calls
     assert call["cache_dir"] == str(tmp_path) and call["fname"] == "mnist.npz"
     keras_source = inspect.getsource(keras.datasets.mnist.load_data)
@@ -260,19 +262,19 @@ def test_mnist_download_failure_raises_data_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
     with pytest.raises(DataError, match=r"downloading MNIST failed \(URL fetch failure.*digits"):
-        data.load_dataset("mnist", cache_dir=str(tmp_path))
+        load_dataset("mnist", cache_dir=str(tmp_path))
 
 
 def test_max_train_samples_keeps_a_stratified_seeded_subsample():
-    dataset = data.load_dataset("digits", max_train_samples=100, seed=1)
+    dataset = load_dataset("digits", max_train_samples=100, seed=1)
     assert len(dataset.y_train) == 100 and len(dataset.y_test) == 360
     assert set(dataset.class_counts("train").values()) == {10}
-    again = data.load_dataset("digits", max_train_samples=100, seed=1)
+    again = load_dataset("digits", max_train_samples=100, seed=1)
     np.testing.assert_array_equal(dataset.x_train, again.x_train)
 
 
 def test_max_train_samples_above_the_training_size_keeps_everything():
-    dataset = data.load_dataset("digits", max_train_samples=10_000)
+    dataset = load_dataset("digits", max_train_samples=10_000)
     assert len(dataset.y_train) == 1437
 
 
@@ -306,14 +308,14 @@ def _npz_error_cases():
 @pytest.mark.parametrize("arrays, match", _npz_error_cases())
 def test_malformed_npz_raises(tmp_path, arrays, match):
     with pytest.raises(DataError, match=match):
-        data.load_dataset(write_npz(tmp_path, **arrays))
+        load_dataset(write_npz(tmp_path, **arrays))
 
 
 def test_unreadable_npz_raises(tmp_path):
     path = tmp_path / "broken.npz"
     path.write_bytes(b"not an archive")
     with pytest.raises(DataError, match=r"could not be read as a \.npz archive"):
-        data.load_dataset(str(path))
+        load_dataset(str(path))
 
 
 def _idx_error_cases():
@@ -348,7 +350,7 @@ def test_malformed_idx_folder_raises(tmp_path, files, match):
     for name, content in files.items():
         write_idx(tmp_path, name, content)
     with pytest.raises(DataError, match=match):
-        data.load_dataset(str(tmp_path))
+        load_dataset(str(tmp_path))
 
 
 def test_corrupt_gzip_idx_raises(tmp_path):
@@ -356,7 +358,7 @@ def test_corrupt_gzip_idx_raises(tmp_path):
     write_idx(tmp_path, "a-labels-idx1-ubyte", idx_bytes(y), gz=True)
     (tmp_path / "a-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(DataError, match=r"a-images-idx3-ubyte\.gz could not be read"):
-        data.load_dataset(str(tmp_path))
+        load_dataset(str(tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -374,14 +376,14 @@ def test_corrupt_gzip_idx_raises(tmp_path):
 )
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(DataError, match=match):
-        data.load_dataset("digits", **kwargs)
+        load_dataset("digits", **kwargs)
 
 
 def test_check_source_accepts_names_npz_files_and_idx_folders(tmp_path):
     x, y = tiny(4)
     write_pair(tmp_path / "idx", "train", x, y)
     for source in ("mnist", "digits", write_npz(tmp_path, x=x, y=y), str(tmp_path / "idx")):
-        data.check_source(source)
+        check_source(source)
 
 
 @pytest.mark.parametrize(
@@ -398,13 +400,13 @@ def test_check_source_accepts_names_npz_files_and_idx_folders(tmp_path):
 def test_check_source_rejects_unusable_sources(tmp_path, source, match):
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(DataError, match=match):
-        data.check_source(source.format(tmp=tmp_path))
+        check_source(source.format(tmp=tmp_path))
 
 
 @pytest.mark.parametrize("validation_split", [0.1, 0.2, 0.3, 0.25, 0.5])
 def test_validation_order_puts_a_stratified_sample_last(validation_split):
     y = np.repeat(np.arange(10), [5, 9, 12, 3, 20, 7, 8, 10, 6, 30])
-    order = data.stratified_validation_order(y, validation_split=validation_split, seed=0)
+    order = stratified_validation_order(y, validation_split=validation_split, seed=0)
     assert sorted(order.tolist()) == list(range(len(y)))
     split_at = int(len(y) * (1 - validation_split))
     assert set(y[order[split_at:]]) == set(range(10)) == set(y[order[:split_at]])
@@ -418,7 +420,7 @@ def test_validation_order_holds_out_exactly_what_keras_holds_out():
     # 90 * (1 - 0.3) is 62.99999999999999: Keras floors it, so 28 rows are held out.
     cases = [(90, 0.3), (50, 0.34), (137, 0.1), (200, 0.3), (30, 1 / 3)]
     for num_samples, validation_split in cases:
-        order = data.stratified_validation_order(
+        order = stratified_validation_order(
             y[:num_samples], validation_split=validation_split, seed=0
         )
         _, held_out = slicing.train_validation_split(order, validation_split)
@@ -428,12 +430,12 @@ def test_validation_order_holds_out_exactly_what_keras_holds_out():
 
 def test_validation_order_is_seeded():
     y = np.arange(100) % 4
-    first = data.stratified_validation_order(y, validation_split=0.2, seed=7)
+    first = stratified_validation_order(y, validation_split=0.2, seed=7)
     np.testing.assert_array_equal(
-        first, data.stratified_validation_order(y, validation_split=0.2, seed=7)
+        first, stratified_validation_order(y, validation_split=0.2, seed=7)
     )
     assert not np.array_equal(
-        first, data.stratified_validation_order(y, validation_split=0.2, seed=8)
+        first, stratified_validation_order(y, validation_split=0.2, seed=8)
     )
 
 
@@ -450,12 +452,12 @@ def test_validation_order_is_seeded():
 )
 def test_validation_order_rejects_splits_that_miss_a_class(y, validation_split, match):
     with pytest.raises(DataError, match=match):
-        data.stratified_validation_order(y, validation_split=validation_split, seed=0)
+        stratified_validation_order(y, validation_split=validation_split, seed=0)
 
 
 def test_dataset_reports_shape_and_counts_including_empty_classes():
     x = np.zeros((3, 2, 5), np.uint8)
-    dataset = data.Dataset(
+    dataset = Dataset(
         x_train=x, y_train=np.array([0, 0, 2]), x_test=x[:1], y_test=np.array([2]),
         source="test", num_classes=4, test_split_carved=False,
     )
@@ -468,5 +470,5 @@ def test_dataset_reports_shape_and_counts_including_empty_classes():
 def test_dataset_rejects_mismatched_lengths():
     x = np.zeros((3, 2, 2), np.float32)
     with pytest.raises(DataError, match=r"`x_test` has 3 samples but `y_test` has 1"):
-        data.Dataset(x_train=x, y_train=np.zeros(3, int), x_test=x, y_test=np.zeros(1, int),
+        Dataset(x_train=x, y_train=np.zeros(3, int), x_test=x, y_test=np.zeros(1, int),
                      source="test", num_classes=1, test_split_carved=False)

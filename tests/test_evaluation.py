@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_minibatch.training import evaluation
-from keras_minibatch.data.dataset import load_dataset
+from keras_minibatch.data.loading import load_dataset
 from keras_minibatch.training.model import build_mlp
 
 

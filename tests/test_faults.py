@@ -21,8 +21,11 @@ from hypothesis.extra import numpy as np_st
 
 from keras_minibatch.cli import main as cli
 from keras_minibatch.runs import rundir
-from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.data.dataset import DataError, load_dataset, stratified_validation_order
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data.dataset import DataError
+from keras_minibatch.data.loading import load_dataset
+from keras_minibatch.data.splits import stratified_validation_order
 
 # derandomize: the same examples on every run, so the suite stays deterministic.
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])

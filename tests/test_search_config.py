@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 from keras_minibatch.tuning.search_config import (
     FIXABLE_HYPERPARAMETERS,
     OBJECTIVES,

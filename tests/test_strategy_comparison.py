@@ -9,7 +9,7 @@ import keras_tuner
 import pytest
 
 from keras_minibatch import TrainConfig, load_dataset
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 from keras_minibatch.runs.rundir import RunDirError
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.tuning.strategy_comparison import compare_search_strategies, grid_size

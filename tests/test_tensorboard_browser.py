@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from keras_minibatch import TrainConfig
-from keras_minibatch.dashboard.server import start_tensorboard
+from tensorboard_helpers import start_tensorboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.is_file():

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from keras_minibatch.dashboard import server as tensorboard_server
-from keras_minibatch.dashboard.server import TensorBoardError, running_tensorboard, start_tensorboard, tensorboard_command
+from keras_minibatch.dashboard.server import tensorboard_command
+from tensorboard_helpers import TensorBoardError, free_port, running_tensorboard, start_tensorboard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -45,10 +45,6 @@ def test_command_serves_the_logdir_on_loopback_with_the_python_loader(tmp_path):
     assert command[3:] == [f"--logdir={tmp_path.resolve()}", "--host=127.0.0.1", "--port=6123", "--load_fast=false"]
 
 
-def test_command_can_read_everything_once_before_serving(tmp_path):
-    assert tensorboard_command(tmp_path, port=6123, load_once=True)[-2:] == ["--reload_interval=0", "--reload_task=blocking"]
-
-
 @pytest.mark.parametrize(
     "host, flag",
     [("127.0.0.1", "127.0.0.1"), ("127.0.0.2", "127.0.0.2"), ("localhost", "localhost"), ("::1", "::1"), ("[::1]", "::1")],
@@ -70,7 +66,7 @@ def test_command_refuses_bad_ports(tmp_path, port):
 
 
 def test_free_port_can_be_bound():
-    port = tensorboard_server.free_port()
+    port = free_port()
     with socket.create_server(("127.0.0.1", port)):
         pass
 
@@ -102,7 +98,7 @@ def test_start_on_a_port_in_use_quotes_tensorboards_error(tmp_path):
 
 
 def test_serve_runs_until_ctrl_c_and_exits_cleanly(tmp_path):
-    port = tensorboard_server.free_port()
+    port = free_port()
     program = f"import sys; from keras_minibatch.dashboard.server import serve; sys.exit(serve({str(tmp_path)!r}, port={port}))"
     # A new session stands in for the terminal: Ctrl-C reaches serve and TensorBoard alike.
     process = subprocess.Popen(

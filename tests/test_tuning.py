@@ -21,7 +21,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from keras_minibatch import TrainConfig, load_dataset
 from keras_minibatch.tuning import tuners
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.tuning.hypermodel import (
     MLPHyperModel,

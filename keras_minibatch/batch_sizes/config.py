@@ -10,7 +10,8 @@ import math
 from collections.abc import Sequence
 from typing import Union
 
-from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import TrainConfig
 
 # The word for "every training row in one batch" (full-batch gradient descent).
 FULL_BATCH = "full"

@@ -7,7 +7,6 @@ before the first update, at epoch ends and at regular points in between.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import time
@@ -16,30 +15,12 @@ from collections.abc import Callable, Sequence
 import keras
 import numpy as np
 
+from keras_minibatch.batch_sizes.results import CurvePoint
+
 # Epochs `fit` is asked for when only a seconds budget bounds a regime.
 UNBOUNDED_EPOCHS = 1_000_000
 # At most one progress line per this many seconds of wall time.
 _PROGRESS_EVERY_SECONDS = 5.0
-
-
-@dataclasses.dataclass(frozen=True)
-class CurvePoint:
-    """The validation rows scored once during a regime's training.
-
-    Attributes:
-        epoch: Epochs done, fractional mid-epoch (`updates / updates_per_epoch`).
-        updates: Optimizer updates done.
-        seconds: Training seconds so far (validation time excluded).
-        val_loss: Mean cross-entropy on the validation rows.
-        val_accuracy: Accuracy on the validation rows.
-    """
-
-    epoch: float
-    updates: int
-    seconds: float
-    val_loss: float
-    val_accuracy: float
-
 
 
 def weights_sha256(weights: Sequence[np.ndarray]) -> str:
@@ -52,14 +33,13 @@ def weights_sha256(weights: Sequence[np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-
 class RegimeClock(keras.callbacks.Callback):
     """Times training (validation excluded), stops it at the time budget, records the curve.
 
     The batch hook reads the clock only, never `logs`; Keras calls it once per
     call into the compiled function (every `fit_batch_size` rows), so a time
-    budget is overrun by at most one such call, and batch size 1 on 60,000 rows
-    stops on time and reports progress. One instance serves one `fit()` at a
+    budget is overrun by at most one such call, and even batch size 1 on a large
+    training set stops on time and reports progress. One instance serves one `fit()` at a
     time; its state is reset in `on_train_begin`.
 
     Args:

@@ -10,9 +10,8 @@ import csv
 import io
 from pathlib import Path
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
-from keras_minibatch.batch_sizes.comparison import ComparisonResult, RegimeResult
+from keras_minibatch.batch_sizes.results import ComparisonResult, RegimeResult
+from keras_minibatch.runs import run_files, rundir
 
 COMPARISON_CSV = run_files.COMPARISON_CSV
 CURVES_CSV = run_files.CURVES_CSV

@@ -49,7 +49,8 @@ from keras_minibatch.runs import rundir
 from keras_minibatch.tuning import search_config as search_config_lib
 from keras_minibatch.tuning import oracle_address
 from keras_minibatch.tuning import search_folder as search_dir
-from keras_minibatch.data.dataset import DataError, check_source
+from keras_minibatch.data.dataset import DataError
+from keras_minibatch.data.sources import check_source
 from keras_minibatch.runs.locking import FolderLockedError
 from keras_minibatch.tuning.oracle_address import OracleAddressError
 from keras_minibatch.training.plugins import CallbackSpecError, parse_callback_spec

@@ -2,9 +2,8 @@
 
 Given arrays, Keras' `fit` builds a fresh `tf.data` iterator for the training
 rows every epoch, and two for the validation rows (one to score them, one made
-ahead for the next epoch). Each costs a few milliseconds to start and to tear
-down, about 20 ms per epoch in all: 7% of a 60,000-row epoch at the lecture's
-batch of 32 with fused updates, where the updates themselves take about 0.22 s.
+ahead for the next epoch). Starting and tearing down each one costs time that
+is a noticeable share of an epoch with fused updates (benchmarks/README.md).
 
 Here both are endless datasets read `steps_per_epoch` (and `validation_steps`)
 batches at a time, so Keras keeps one training iterator for the whole run and
@@ -80,7 +79,7 @@ def _rows_of(x: Any, y: Any) -> tf.data.Dataset:
 
     Batches are cut from its element rather than from tensors a `map` function
     captures: `tf.data` copies captured tensors into its graph, a second copy of
-    every pixel (42 MB for 54,000 MNIST images).
+    every pixel.
     """
     import tensorflow as tf
 
@@ -95,10 +94,10 @@ def _without_rewrites_or_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset
     every pixel (Keras' pipeline for arrays turns them off too).
 
     Autotuning: these pipelines have nothing to tune, and deleting an iterator
-    that autotuning has watched for a while can block. In the benchmark, where
-    each epoch's validation iterator lives about 10 s, Keras' `evaluate`
-    stalled for 0.6 to 5 s deleting the previous one (seen with faulthandler in
-    `EpochIterator.reset`) in 2 or 3 epochs out of 7; with autotuning off, in none.
+    that autotuning has watched for a while can block: in the benchmark Keras'
+    `evaluate` sometimes stalled deleting the previous epoch's validation
+    iterator (`EpochIterator.reset`), and never with autotuning off
+    (benchmarks/README.md).
     """
     import tensorflow as tf
 
@@ -172,7 +171,7 @@ def consecutive_batches(x: np.ndarray | tf.Tensor, y: np.ndarray | tf.Tensor, ba
     num_batches = -(-num_rows // batch_size)
     if num_batches == 1:
         # All rows in one batch (the usual case with fused super-batches): no function to
-        # instantiate for every new iterator, which takes 5 ms per epoch's validation.
+        # instantiate for every new iterator, a cost paid on every epoch's validation.
         return _without_rewrites_or_autotuning(_rows_of(x, y)), 1
 
     def batch(index, xy):

@@ -30,7 +30,8 @@ import numpy as np
 import callbacks as minibatch_callbacks
 from keras_minibatch.training import multi_worker
 from keras_minibatch.training.checkpointing import Checkpoint, TrainingCheckpoint, restore_weights, weights_are_finite
-from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.epoch_scalars import EpochScalars
 from keras_minibatch.training.fused_steps import fuse_train_steps
 from keras_minibatch.data.input_pipeline import fit_inputs

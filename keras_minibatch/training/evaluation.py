@@ -114,7 +114,8 @@ def evaluate_saved_model(
     """
     import keras
 
-    from keras_minibatch.data.dataset import load_dataset, test_split_fingerprint
+    from keras_minibatch.data.fingerprints import test_split_fingerprint
+    from keras_minibatch.data.loading import load_dataset
 
     model_path = resolve_model_path(model)
     data = load_dataset(dataset, test_fraction=test_fraction, seed=seed)

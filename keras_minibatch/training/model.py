@@ -9,18 +9,15 @@ from collections.abc import Sequence
 
 import keras
 
-from keras_minibatch.config import (
-    ACTIVATIONS,
-    LECTURE_HIDDEN_UNITS,
-    OPTIMIZERS,
+from keras_minibatch.checks import (
     ConfigError,
-    TrainConfig,
     check_choice,
     check_dropout,
     check_hidden_units,
     check_learning_rate,
     plain_number,
 )
+from keras_minibatch.config import ACTIVATIONS, LECTURE_HIDDEN_UNITS, OPTIMIZERS, TrainConfig
 
 _OPTIMIZER_CLASSES = {
     "adam": keras.optimizers.Adam,

@@ -22,7 +22,10 @@ from keras_minibatch.runs.rundir import CorruptCheckpointError
 from keras_minibatch.config import TrainConfig
 # `make_strategy` and `make_early_stopping` lived here first; they are the core's now.
 from keras_minibatch.training.core import FitOutcome, Trainer, make_early_stopping, make_strategy, start_distribution  # noqa: F401
-from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for, num_fit_rows, stratified_validation_order, test_split_fingerprint
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.fingerprints import data_fingerprint, test_split_fingerprint
+from keras_minibatch.data.loading import load_dataset_for
+from keras_minibatch.data.splits import num_fit_rows, stratified_validation_order
 from keras_minibatch.runs.folder_claim import FolderClaim
 from keras_minibatch.training.model import count_parameters
 from keras_minibatch.training.plugins import load_callback

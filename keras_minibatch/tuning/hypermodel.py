@@ -32,7 +32,7 @@ from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from callbacks.early_stopping import MissingMonitorError
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
-from keras_minibatch.data.dataset import num_fit_rows
+from keras_minibatch.data.splits import num_fit_rows
 from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.training.model import build_mlp
 from keras_minibatch.tuning.search_config import SearchConfig

@@ -21,7 +21,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 
 __all__ = [
     "DEFAULT_HEARTBEAT_TIMEOUT", "ENVIRONMENT", "MIN_HEARTBEAT_TIMEOUT", "OracleAddress", "OracleAddressError", "bind_refusal",

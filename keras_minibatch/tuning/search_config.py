@@ -28,14 +28,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from keras_minibatch.config import (
-    ACTIVATIONS,
-    OPTIMIZERS,
-    ConfigError,
-    check_choice,
-    check_known_fields,
-    check_positive_int,
-)
+from keras_minibatch.checks import ConfigError, check_choice, check_known_fields, check_positive_int
+from keras_minibatch.config import ACTIVATIONS, OPTIMIZERS
 
 __all__ = [
     "FIXABLE_HYPERPARAMETERS", "OBJECTIVES", "TUNERS", "SearchConfig", "parse_fix_spec",

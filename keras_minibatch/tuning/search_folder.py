@@ -26,7 +26,8 @@ from typing import Any
 from keras_minibatch.runs import folder_claim
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
-from keras_minibatch.config import ConfigError, TrainConfig
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import TrainConfig
 from keras_minibatch.runs.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
 from keras_minibatch.tuning.search_config import SearchConfig
 

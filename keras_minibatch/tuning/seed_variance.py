@@ -25,7 +25,9 @@ from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
-from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.fingerprints import data_fingerprint
+from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.tuning.hypermodel import RequireObjective, train_config_for
 from keras_minibatch.tuning.search_config import OBJECTIVES
 from keras_minibatch.training.run import split_for_validation

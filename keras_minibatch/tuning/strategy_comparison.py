@@ -55,8 +55,10 @@ import keras_tuner
 from keras_minibatch.training import plots
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
-from keras_minibatch.config import ConfigError, TrainConfig
-from keras_minibatch.data.dataset import Dataset, load_dataset_for
+from keras_minibatch.checks import ConfigError
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.runs.folder_claim import FolderClaim
 from keras_minibatch.tuning.search_config import TUNERS, SearchConfig
 from keras_minibatch.tuning.search_folder import (

@@ -53,7 +53,7 @@ import keras_tuner
 from keras_tuner.src.distribute import utils as kerastuner_distribute
 
 from keras_minibatch.runs import rundir
-from keras_minibatch.config import ConfigError
+from keras_minibatch.checks import ConfigError
 from keras_minibatch.tuning.search_config import SearchConfig
 
 __all__ = [
