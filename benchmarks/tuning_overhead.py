@@ -57,7 +57,7 @@ def _plain_fits(train_config, hyperparameter_sets: Sequence[dict[str, Any]], dat
 
     from keras_minibatch.tuning.hypermodel import train_config_for
     from keras_minibatch.training.model import build_mlp
-    from keras_minibatch.training.run import split_for_validation
+    from keras_minibatch.training.validation_rows import split_for_validation
 
     x_train, y_train, _ = split_for_validation(dataset, train_config)
     for values in hyperparameter_sets:

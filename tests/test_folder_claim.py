@@ -14,7 +14,8 @@ from keras_minibatch import prepare_run_dir
 from keras_minibatch.runs import folder_claim
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_claim import FolderClaim, check_folder, folder_kind, make_default_folder
+from keras_minibatch.runs.folder_checks import check_folder, folder_kind
+from keras_minibatch.runs.folder_claim import FolderClaim, make_default_folder
 from keras_minibatch.runs.locking import FolderLock, FolderLockedError
 from keras_minibatch.runs.rundir import RunDirError
 
@@ -180,17 +181,17 @@ def test_files_written_atomically_follow_the_umask(tmp_path):
 
 
 def test_every_file_name_the_library_writes_is_known_to_the_claim():
-    from keras_minibatch.training import checkpointing
     from keras_minibatch.batch_sizes import report as compare_report
     from keras_minibatch.tuning import seed_variance
     from keras_minibatch.tuning import strategy_comparison
     from keras_minibatch.training import run as training
+    from keras_minibatch.training import saved_run
     from keras_minibatch.tuning import trials
     from keras_minibatch.tuning import search as tuning
 
-    run_names = {training.MODEL_FILE, training.CONFIG_FILE, training.HISTORY_CSV, training.HISTORY_JSON, training.METRICS_FILE,
-                 training.EPOCH_LOG_FILE, training.TENSORBOARD_DIR, training.LEARNING_CURVES_PLOT, training.CONFUSION_MATRIX_PLOT,
-                 checkpointing.CHECKPOINT_DIR}
+    run_names = {saved_run.MODEL_FILE, saved_run.CONFIG_FILE, saved_run.HISTORY_CSV, saved_run.HISTORY_JSON, saved_run.METRICS_FILE,
+                 training.EPOCH_LOG_FILE, training.TENSORBOARD_DIR, saved_run.LEARNING_CURVES_PLOT, saved_run.CONFUSION_MATRIX_PLOT,
+                 training.CHECKPOINT_DIR}
     search_names = {trials.TRIALS_JSON, trials.TRIALS_CSV, tuning.BEST_HYPERPARAMETERS_FILE, seed_variance.SEED_VARIANCE_FILE}
     comparison_names = {strategy_comparison.COMPARISON_CSV, strategy_comparison.COMPARISON_JSON, strategy_comparison.COMPARISON_PLOT}
     batch_names = {compare_report.COMPARISON_CSV, compare_report.CURVES_CSV, compare_report.COMPARISON_JSON, *compare_report.PLOTS}

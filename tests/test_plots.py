@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_minibatch.training import plots
+from keras_minibatch.plots import figures, search_plots, training_plots
 from keras_minibatch.runs.rundir import RunDirError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,15 +32,48 @@ def lines_by_label(axes):
     return {line.get_label(): line for line in axes.get_lines()}
 
 
+def trial_objectives_figure(trials, objective, *, direction=None):
+    """Each trial's objective (dots, in trial order) and the best so far (a step line).
+
+    Only these tests draw it: it exercises `search_plots.objective_direction` and
+    `search_plots.best_so_far` on one search's trials, `None` marking a failed trial.
+    """
+    if not trials:
+        raise ValueError("`trials` is empty; pass one mapping per finished trial.")
+    direction = search_plots.objective_direction(objective, direction)
+    values = []
+    for index, trial in enumerate(trials):
+        value = trial.get(objective)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number))):
+            raise ValueError(f"trial {index + 1} has {objective}={value!r}; expected a number or None. Keys: {sorted(trial)}.")
+        values.append(None if value is None else float(value))
+    numbers = list(range(1, len(values) + 1))
+    scores = [math.nan if value is None else value for value in values]
+
+    figure = figures.new_figure((max(5.0, 0.25 * len(values) + 3.0), 4.0))
+    axes = figure.subplots()
+    axes.plot(numbers, scores, linestyle="none", marker="o", label=objective)
+    axes.plot(numbers, search_plots.best_so_far(values, direction), drawstyle="steps-post", label=f"best so far ({direction})")
+    axes.set_xlabel("trial")
+    axes.set_ylabel(objective)
+    num_failed = values.count(None)
+    axes.set_title(f"{objective} per trial" + (f" ({num_failed} without a value)" if num_failed else ""))
+    figures.integer_ticks(axes.xaxis)
+    axes.set_xlim(0.5, len(values) + 0.5)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    return figure
+
+
 def test_learning_curves_png_is_written_and_opens_as_an_image(tmp_path):
-    path = plots.plot_learning_curves(HISTORY, tmp_path / "learning_curves.png")
+    path = training_plots.plot_learning_curves(HISTORY, tmp_path / "learning_curves.png")
     assert path == tmp_path / "learning_curves.png"
     assert_is_png(path)
     assert [p.name for p in tmp_path.iterdir()] == ["learning_curves.png"]  # no temporary file left
 
 
 def test_learning_curves_draw_the_history_per_1_based_epoch():
-    figure = plots.learning_curves_figure(HISTORY)
+    figure = training_plots.learning_curves_figure(HISTORY)
     loss_axes, accuracy_axes = figure.axes
     for axes, name in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
         assert axes.get_title() == name
@@ -53,14 +86,14 @@ def test_learning_curves_draw_the_history_per_1_based_epoch():
 
 @pytest.mark.parametrize("num_epochs", [1, 2, 12, 200])
 def test_learning_curves_epoch_ticks_are_integers(num_epochs):
-    figure = plots.learning_curves_figure({"loss": [0.5] * num_epochs, "val_loss": [0.6] * num_epochs}, metrics=("loss",))
+    figure = training_plots.learning_curves_figure({"loss": [0.5] * num_epochs, "val_loss": [0.6] * num_epochs}, metrics=("loss",))
     figure.canvas.draw()
     ticks = [tick for tick in figure.axes[0].get_xticks() if 0.5 <= tick <= num_epochs + 0.5]
     assert ticks and all(float(tick).is_integer() for tick in ticks)
 
 
 def test_learning_curves_without_validation_draw_train_only():
-    figure = plots.learning_curves_figure({"loss": [0.3, 0.2]}, metrics=("loss",))
+    figure = training_plots.learning_curves_figure({"loss": [0.3, 0.2]}, metrics=("loss",))
     assert set(lines_by_label(figure.axes[0])) == {"train"}
 
 
@@ -75,23 +108,23 @@ def test_learning_curves_without_validation_draw_train_only():
 )
 def test_learning_curves_reject_unusable_histories(history, metrics, match):
     with pytest.raises(ValueError, match=match):
-        plots.learning_curves_figure(history, metrics=metrics)
+        training_plots.learning_curves_figure(history, metrics=metrics)
 
 
 def test_confusion_matrix_counts_a_hand_made_case():
     y_true = [0, 0, 1, 1, 1, 2, 2, 2, 2]
     y_pred = [0, 1, 1, 1, 2, 2, 2, 0, 2]
     expected = np.array([[1, 1, 0], [0, 2, 1], [1, 0, 3]])
-    np.testing.assert_array_equal(plots.confusion_matrix(y_true, y_pred, 3), expected)
+    np.testing.assert_array_equal(training_plots.confusion_matrix(y_true, y_pred, 3), expected)
 
 
 def test_confusion_matrix_keeps_classes_never_seen():
-    matrix = plots.confusion_matrix(np.array([0, 0]), np.array([0, 0]), 4)
+    matrix = training_plots.confusion_matrix(np.array([0, 0]), np.array([0, 0]), 4)
     assert matrix.shape == (4, 4) and matrix.sum() == 2 and matrix[0, 0] == 2
 
 
 def test_confusion_matrix_accepts_integral_float_labels():
-    np.testing.assert_array_equal(plots.confusion_matrix(np.array([1.0, 0.0]), [1, 1], 2), [[0, 1], [0, 1]])
+    np.testing.assert_array_equal(training_plots.confusion_matrix(np.array([1.0, 0.0]), [1, 1], 2), [[0, 1], [0, 1]])
 
 
 @pytest.mark.parametrize(
@@ -107,16 +140,16 @@ def test_confusion_matrix_accepts_integral_float_labels():
 )
 def test_confusion_matrix_rejects_bad_labels(y_true, y_pred, num_classes, match):
     with pytest.raises(ValueError, match=match):
-        plots.confusion_matrix(y_true, y_pred, num_classes)
+        training_plots.confusion_matrix(y_true, y_pred, num_classes)
 
 
 def test_confusion_matrix_png_annotates_every_count(tmp_path):
     y_true = [0, 0, 1, 1, 1, 2, 2, 2, 2]
     y_pred = [0, 1, 1, 1, 2, 2, 2, 0, 2]
-    path = plots.plot_confusion_matrix(y_true, y_pred, 3, tmp_path / "confusion_matrix.png", title="Test split")
+    path = training_plots.plot_confusion_matrix(y_true, y_pred, 3, tmp_path / "confusion_matrix.png", title="Test split")
     assert_is_png(path)
 
-    figure = plots.confusion_matrix_figure(plots.confusion_matrix(y_true, y_pred, 3), title="Test split")
+    figure = training_plots.confusion_matrix_figure(training_plots.confusion_matrix(y_true, y_pred, 3), title="Test split")
     axes = figure.axes[0]
     cells = {(round(text.get_position()[1]), round(text.get_position()[0])): int(text.get_text()) for text in axes.texts}
     assert cells == {(0, 0): 1, (0, 1): 1, (0, 2): 0, (1, 0): 0, (1, 1): 2, (1, 2): 1, (2, 0): 1, (2, 1): 0, (2, 2): 3}
@@ -133,14 +166,14 @@ def test_confusion_matrix_png_annotates_every_count(tmp_path):
     ],
 )
 def test_best_so_far_skips_failed_trials(values, direction, expected):
-    np.testing.assert_array_equal(plots.best_so_far(values, direction), expected)
+    np.testing.assert_array_equal(search_plots.best_so_far(values, direction), expected)
 
 
 def test_trial_objectives_plot_each_trial_and_the_running_best(tmp_path):
     trials = [{"val_loss": 0.5}, {"val_loss": 0.7}, {"val_loss": None}, {"val_loss": 0.3}]
-    assert_is_png(plots.plot_trial_objectives(trials, "val_loss", tmp_path / "trials.png"))
+    assert_is_png(figures.save_figure(trial_objectives_figure(trials, "val_loss"), tmp_path / "trials.png"))
 
-    axes = plots.trial_objectives_figure(trials, "val_loss").axes[0]
+    axes = trial_objectives_figure(trials, "val_loss").axes[0]
     lines = lines_by_label(axes)
     assert list(lines["val_loss"].get_xdata()) == [1, 2, 3, 4]
     np.testing.assert_array_equal(lines["val_loss"].get_ydata(), [0.5, 0.7, math.nan, 0.3])
@@ -156,7 +189,7 @@ def test_trial_objectives_plot_each_trial_and_the_running_best(tmp_path):
     [("val_accuracy", "max"), ("accuracy", "max"), ("val_loss", "min"), ("loss", "min")],
 )
 def test_trial_objectives_infer_the_direction_from_the_name(objective, direction):
-    axes = plots.trial_objectives_figure([{objective: 0.1}], objective).axes[0]
+    axes = trial_objectives_figure([{objective: 0.1}], objective).axes[0]
     assert f"best so far ({direction})" in lines_by_label(axes)
 
 
@@ -171,14 +204,14 @@ def test_trial_objectives_infer_the_direction_from_the_name(objective, direction
 )
 def test_trial_objectives_reject_bad_arguments(trials, objective, direction, match):
     with pytest.raises(ValueError, match=match):
-        plots.trial_objectives_figure(trials, objective, direction=direction)
+        trial_objectives_figure(trials, objective, direction=direction)
 
 
 def test_strategy_comparison_draws_each_strategys_best_so_far_and_its_trials(tmp_path):
     objectives = {"grid": [0.5, 0.6, None], "random": [0.4, 0.7, 0.65, 0.8]}
-    assert_is_png(plots.plot_strategy_comparison(objectives, "val_accuracy", tmp_path / "comparison.png", budget=5))
+    assert_is_png(search_plots.plot_strategy_comparison(objectives, "val_accuracy", tmp_path / "comparison.png", budget=5))
 
-    axes = plots.strategy_comparison_figure(objectives, "val_accuracy", budget=5).axes[0]
+    axes = search_plots.strategy_comparison_figure(objectives, "val_accuracy", budget=5).axes[0]
     lines = lines_by_label(axes)
     assert list(lines["grid"].get_ydata()) == [0.5, 0.6, 0.6]
     assert list(lines["random"].get_xdata()) == [1, 2, 3, 4]
@@ -199,24 +232,24 @@ def test_strategy_comparison_draws_each_strategys_best_so_far_and_its_trials(tmp
 )
 def test_strategy_comparison_rejects_bad_arguments(objectives, direction, match):
     with pytest.raises(ValueError, match=match):
-        plots.strategy_comparison_figure(objectives, "val_accuracy", direction=direction)
+        search_plots.strategy_comparison_figure(objectives, "val_accuracy", direction=direction)
 
 
 def test_saving_replaces_an_existing_file(tmp_path):
     path = tmp_path / "learning_curves.png"
     path.write_bytes(b"old")
-    plots.plot_learning_curves(HISTORY, path)
+    training_plots.plot_learning_curves(HISTORY, path)
     assert_is_png(path)
 
 
 def test_saving_into_a_missing_folder_names_the_path(tmp_path):
     with pytest.raises(RunDirError, match="missing.*the folder does not exist"):
-        plots.plot_learning_curves(HISTORY, tmp_path / "missing" / "learning_curves.png")
+        training_plots.plot_learning_curves(HISTORY, tmp_path / "missing" / "learning_curves.png")
 
 
 def test_saving_with_an_unknown_suffix_lists_the_known_ones(tmp_path):
     with pytest.raises(ValueError, match=r"use one of the suffixes .*\.png"):
-        plots.plot_learning_curves(HISTORY, tmp_path / "curves.bmpx")
+        training_plots.plot_learning_curves(HISTORY, tmp_path / "curves.bmpx")
     assert not list(tmp_path.iterdir())
 
 
@@ -224,8 +257,8 @@ def test_plotting_needs_no_display_and_leaves_pyplot_alone(tmp_path):
     # A fresh interpreter without DISPLAY: importing pyplot or switching the backend would show here.
     probe = (
         "import sys\n"
-        "from keras_minibatch import plots\n"
-        f"plots.plot_learning_curves({HISTORY!r}, {str(tmp_path / 'curves.png')!r})\n"
+        "from keras_minibatch.plots import training_plots\n"
+        f"training_plots.plot_learning_curves({HISTORY!r}, {str(tmp_path / 'curves.png')!r})\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
         "assert 'tensorflow' not in sys.modules, 'TensorFlow was imported'\n"
     )

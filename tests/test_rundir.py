@@ -7,7 +7,7 @@ import pytest
 
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_claim import check_folder
+from keras_minibatch.runs.folder_checks import check_folder
 
 
 def test_default_run_dir_is_fresh_and_timestamped(tmp_path):

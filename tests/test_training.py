@@ -12,7 +12,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_minibatch import TrainConfig, load_dataset, train_and_evaluate
-from keras_minibatch.training import run as training
+from keras_minibatch.training.validation_rows import split_for_validation
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(dataset="digits", max_train_samples=240, epochs=2, hidden_units=(16,), batch_size=16)
@@ -154,7 +154,7 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
     monkeypatch.setattr(keras.Model, "fit", spy_fit)
     config = TrainConfig(**{**TINY, "max_train_samples": None})
     train_and_evaluate(config, tmp_path, dataset=digits, verbose=0)
-    x, y, _ = training.split_for_validation(digits, config)
+    x, y, _ = split_for_validation(digits, config)
     # Keras' `validation_split` takes the last floor(n * (1 - split)) rows as validation.
     num_fit = int(math.floor(len(x) * (1 - config.validation_split)))
     # One epoch trains on every fitted row once, in its own order: the same (image, label) pairs.
@@ -166,7 +166,7 @@ def test_fit_validates_on_the_rows_validation_split_would_take(tmp_path, digits,
 
 def test_validation_split_holds_out_every_class(digits):
     config = TrainConfig(validation_split=0.1)
-    _, y, num_fit = training.split_for_validation(digits, config)
+    _, y, num_fit = split_for_validation(digits, config)
     assert set(np.unique(y[num_fit:])) == set(range(10))
     assert num_fit == int(len(y) * 0.9)
 

@@ -32,7 +32,7 @@ from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs.folder_claim import FolderClaim
 from keras_minibatch.training.core import Trainer
-from keras_minibatch.training.run import split_for_validation
+from keras_minibatch.training.validation_rows import split_for_validation
 
 # Curve points per epoch for regimes with many updates per epoch, and per
 # seconds budget.

@@ -43,6 +43,7 @@ from collections.abc import Sequence
 from absl import app, flags
 
 from keras_minibatch import config as config_lib
+from keras_minibatch.runs import folder_checks
 from keras_minibatch.runs import folder_claim
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
@@ -232,7 +233,7 @@ def _command_train(config: config_lib.TrainConfig) -> int:
     _check_resume_flags()
     _check_distribution_for("train", config)
     if _WORKDIR.value:
-        folder_claim.check_folder(_WORKDIR.value, run_files.RUN, overwrite=_OVERWRITE.value, resume=_RESUME.value)
+        folder_checks.check_folder(_WORKDIR.value, run_files.RUN, overwrite=_OVERWRITE.value, resume=_RESUME.value)
         if _RESUME.value:
             rundir.check_resumable_run(config, _WORKDIR.value)
     for spec in config.callbacks:
@@ -379,7 +380,7 @@ def _command_compare(config: config_lib.TrainConfig) -> int:
     except config_lib.ConfigError as error:
         raise UsageError(f"--{error.field}={_format_flag_value(error.value)} {error.allowed}") from None
     if _WORKDIR.value:
-        folder_claim.check_folder(_WORKDIR.value, run_files.BATCH_SIZE_COMPARISON, overwrite=_OVERWRITE.value)
+        folder_checks.check_folder(_WORKDIR.value, run_files.BATCH_SIZE_COMPARISON, overwrite=_OVERWRITE.value)
     workdir = _take_workdir(f"compare-{config.dataset}")
     _RUN_FOLDER[0] = workdir
     _NOT_RESUMABLE[0] = "keeps the regimes that finished (comparison.csv); compare has no --resume: rerun with --overwrite to train them all"

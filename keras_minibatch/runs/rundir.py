@@ -1,9 +1,10 @@
-"""Run folders: choosing them, refusing to clobber them, and writing into them safely.
+"""Run folders: their errors, a fresh folder's name, writing into them safely, and the run a `--resume` continues.
 
 Every file goes to a temporary name in the same folder and is renamed into place,
 so a crash or a full disk leaves the previous good version (rename is atomic on
-POSIX within one file system). Standard library only: the CLI checks the folder
-before TensorFlow is imported.
+POSIX within one file system). Which folders may be taken is `folder_checks`'
+job, taking them `folder_claim`'s. Standard library only: the CLI checks the
+folder before TensorFlow is imported.
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Pa
     Only `epochs` may differ, and only upward of the epochs already done (to
     train a run further than first planned); every other setting, the data
     path included, must be the run's. The data's content is compared once it
-    is loaded (`training.train_and_evaluate`).
+    is loaded (`training.saved_run.check_same_data`).
 
     Raises:
         RunDirError: naming what differs, or why there is nothing to resume.

@@ -31,9 +31,8 @@ import keras
 import numpy as np
 
 from keras_minibatch.runs import rundir
-from keras_minibatch.runs.run_files import CHECKPOINT_DIR, STATE_FILE
+from keras_minibatch.runs.run_files import STATE_FILE
 from keras_minibatch.runs.rundir import CorruptCheckpointError
-
 
 
 @dataclasses.dataclass

@@ -6,13 +6,11 @@ with different arguments; none assembles its own `fit`. The `Trainer` alone:
 
 - builds the model (or takes the one KerasTuner built for a trial) and chooses
   between fused XLA updates on one replica (`fuse_train_steps`) and a
-  `tf.distribute` strategy (`make_strategy`);
+  `tf.distribute` strategy (`distribution.make_strategy`);
 - builds the input pipelines (`input_pipeline.fit_inputs` on one replica,
   arrays under a strategy, which shards them);
-- builds the standard callbacks, each switched on or off by an argument: the
-  epoch log, TensorBoard scalars, early stopping, the `--callbacks` plug-ins, the
-  non-finite-loss stop, progress lines, the per-epoch checkpoint and the
-  termination guard; the caller's own callbacks come after them;
+- runs `fit` with the standard callbacks (`standard_callbacks`), each switched
+  on or off by an argument, the caller's own after them;
 - scores the test split, once, when asked (`score_test_split`).
 """
 
@@ -27,70 +25,20 @@ from typing import Any
 import keras
 import numpy as np
 
-import callbacks as minibatch_callbacks
-from keras_minibatch.training import multi_worker
-from keras_minibatch.training.checkpointing import Checkpoint, TrainingCheckpoint, restore_weights, weights_are_finite
-from keras_minibatch.checks import ConfigError
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.training.epoch_scalars import EpochScalars
-from keras_minibatch.training.fused_steps import fuse_train_steps
 from keras_minibatch.data.input_pipeline import fit_inputs
+from keras_minibatch.training import multi_worker
+from keras_minibatch.training.checkpointing import Checkpoint, restore_weights, weights_are_finite
+from keras_minibatch.training.distribution import make_strategy
+from keras_minibatch.training.fused_steps import fuse_train_steps
 from keras_minibatch.training.model import build_mlp_for
-from keras_minibatch.training.plugins import load_callback
-from keras_minibatch.runs.rundir import CorruptCheckpointError
-from keras_minibatch.training.termination_callback import RaiseWhenTerminated
+from keras_minibatch.training.standard_callbacks import standard_callbacks
 
-__all__ = ["FitOutcome", "Trainer", "make_early_stopping", "make_strategy", "score_test_split", "start_distribution", "trial_strategy"]
+__all__ = ["FitOutcome", "Trainer", "score_test_split"]
 
 # Keras seeds initial weights, dropout and shuffling from one process-wide random state, so two
 # trainings in threads of one process would draw from each other's numbers: one at a time.
 _TRAINING = threading.Lock()
-
-
-def make_strategy(distribution: str) -> Any:
-    """Returns the `tf.distribute` strategy named by `TrainConfig.distribution`."""
-    import tensorflow as tf
-
-    if distribution == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if distribution == "multi_worker":
-        multi_worker.check_tf_config()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def start_distribution(config: TrainConfig) -> Any:
-    """Creates `config`'s `tf.distribute` strategy; call it first, before any other TensorFlow work.
-
-    `MultiWorkerMirroredStrategy` configures collective ops, which TensorFlow
-    allows only before its first operation; hand the result to `Trainer`.
-    Returns `None` for `distribution="none"` (one replica, fused updates).
-    """
-    return None if config.distribution == "none" else make_strategy(config.distribution)
-
-
-def trial_strategy(config: TrainConfig) -> Any:
-    """The strategy KerasTuner builds trial models under: `None` on one replica (the core fuses their updates)."""
-    if config.distribution == "multi_worker":
-        raise ConfigError(
-            "distribution", "multi_worker",
-            "is for train_and_evaluate; a search spreads its trials over machines with KerasTuner's chief/worker mode",
-        )
-    return None if config.distribution == "none" else make_strategy(config.distribution)
-
-
-def make_early_stopping(config: TrainConfig) -> minibatch_callbacks.EarlyStopping | None:
-    """Returns the run's early stopping callback, or `None` when it is off."""
-    if not config.early_stopping:
-        return None
-    return minibatch_callbacks.EarlyStopping(
-        monitor=config.early_stopping_monitor,
-        min_delta=config.early_stopping_min_delta,
-        patience=config.early_stopping_patience,
-        mode=config.early_stopping_mode,
-        restore_best_weights=config.restore_best_weights,
-        verbose=0,
-    )
 
 
 def score_test_split(model: keras.Model, x_test: Any, y_test: np.ndarray, *, batch_size: int) -> dict[str, float]:
@@ -229,37 +177,12 @@ class Trainer:
         Returns:
             A `FitOutcome`.
         """
-        config = self.config
         x, y = fit_rows
-        stopper = make_early_stopping(config) if early_stopping else None
-        if stopper is not None and checkpoint is not None and checkpoint.early_stopping is not None:
-            try:
-                stopper.set_state(checkpoint.early_stopping, checkpoint.best_weights)
-            except (TypeError, ValueError, KeyError) as error:
-                raise CorruptCheckpointError(
-                    f"the checkpoint's early stopping state is damaged ({error}); delete the checkpoint folder "
-                    "to restart from epoch 1, or rerun with --overwrite."
-                ) from error
-        guard = minibatch_callbacks.StopOnNonFiniteLoss() if guards else None
-        saver = None
-        if checkpoint_dir is not None:
-            saver = TrainingCheckpoint(checkpoint_dir, history_before=checkpoint.history if checkpoint else None, early_stopping=stopper)
-        logger = None
-        if epoch_log is not None:
-            logger = minibatch_callbacks.EpochMetricsLogger(str(epoch_log), num_samples=len(y), verbose=1 if print_epochs else 0, append=initial_epoch > 0 or checkpoint is not None)
-        callbacks = [
-            *([logger] if logger else []),
-            # Keras' TensorBoard callback would add a no-op hook to every call (see EpochScalars).
-            *([EpochScalars(tensorboard_dir)] if tensorboard_dir is not None else []),
-            *([stopper] if stopper else []),
-            *((load_callback(spec) for spec in config.callbacks) if plugins else ()),
-            *([guard] if guard else []),
-            # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
-            *([minibatch_callbacks.ProgressLogger(interval=progress_interval)] if progress_interval is not None else []),
-            *([saver] if saver else []),  # Last of ours but one: it saves the state the others reached this epoch.
-            *([RaiseWhenTerminated()] if guards else []),  # A SIGTERM whose exception was lost still stops the run, after the save.
-            *extra_callbacks,
-        ]
+        built = standard_callbacks(
+            self.config, num_samples=len(y), initial_epoch=initial_epoch, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
+            epoch_log=epoch_log, print_epochs=print_epochs, tensorboard_dir=tensorboard_dir, early_stopping=early_stopping,
+            plugins=plugins, guards=guards, progress_interval=progress_interval, extra_callbacks=extra_callbacks,
+        )
         if not _TRAINING.acquire(blocking=False):
             raise RuntimeError(
                 "another thread of this process is training a model; Keras' random state is process-wide, so two "
@@ -268,21 +191,21 @@ class Trainer:
         try:
             history = self.model.fit(
                 **self._inputs(x, y, validation_rows, first_epoch=initial_epoch),
-                epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose,
+                epochs=epochs, initial_epoch=initial_epoch, callbacks=built.in_order, verbose=verbose,
             ).history
         finally:
             _TRAINING.release()
-            if logger is not None:
-                logger.close()  # An interrupted fit() skips on_train_end.
-        divergence = guard.stop_reason if guard else None
+            if built.epoch_log is not None:
+                built.epoch_log.close()  # An interrupted fit() skips on_train_end.
+        divergence = built.guard.stop_reason if built.guard else None
         if guards and divergence is None and not weights_are_finite(self.model.get_weights()):
             divergence = "the weights became NaN or infinite"
         return FitOutcome(
-            history=saver.history if saver else {key: [float(value) for value in values] for key, values in history.items()},
-            stop_reason=stopper.stop_reason if stopper else None,
+            history=built.checkpoint.history if built.checkpoint else {key: [float(value) for value in values] for key, values in history.items()},
+            stop_reason=built.early_stopping.stop_reason if built.early_stopping else None,
             divergence=divergence,
-            last_saved_epoch=saver.last_saved_epoch if saver else None,
-            callbacks=callbacks,
+            last_saved_epoch=built.checkpoint.last_saved_epoch if built.checkpoint else None,
+            callbacks=built.in_order,
         )
 
     def _inputs(self, x: Any, y: np.ndarray, validation_rows: tuple[Any, np.ndarray] | None, *, first_epoch: int) -> dict[str, Any]:

@@ -21,9 +21,9 @@ class EpochScalars(keras.callbacks.Callback):
     so an interrupted run keeps the scalars of its finished epochs.
 
     Why not Keras' callback: it has a batch-end hook that it runs even when it
-    only logs epochs: a no-op summary call per logged value, about 0.7 ms of the
-    training thread per call into the training function (5 ms of a 60,000-row
-    epoch at the speed defaults).
+    only logs epochs: a no-op summary call per logged value, time taken from the
+    training thread on every call into the training function (measured in
+    benchmarks/README.md).
 
     Args:
         log_dir: Folder of the two runs; created when training begins.

@@ -2,9 +2,9 @@
 
 Keras' TensorFlow trainer implements `steps_per_execution` as a `tf.while_loop`
 that pulls one batch at a time from a `tf.data` iterator and launches one step
-per batch: at the lecture's batch of 32 on a CPU the iterator hand-off and the
-per-op dispatch of ~300 small ops cost more than the 14 matrix products, and
-`jit_compile` cannot fuse across the loop. Here `fit` is handed *super-batches*
+per batch: at the lecture's small batches on a CPU the iterator hand-off and the
+per-op dispatch of a step's many small ops cost more than its few matrix products
+(see benchmarks/README.md), and `jit_compile` cannot fuse across the loop. Here `fit` is handed *super-batches*
 of `steps_per_execution * batch_size` rows instead; the model's `train_step`
 cuts each one into consecutive `batch_size` slices and applies one optimizer
 update per slice, all inside one compiled function (one XLA program with
@@ -42,8 +42,8 @@ def full_chunks(tensor: tf.Tensor, batch_size: int, min_chunks: int) -> tf.Tenso
     The rows after the last whole slice are left out. Fewer than `min_chunks`
     slices are padded with zero slices, so every batch of up to
     `min_chunks * batch_size` rows gives the same shape: XLA then compiles the
-    updates once, where each new shape would cost another compile (about 0.1 GB
-    of peak memory and a second). A larger batch gives more slices.
+    updates once, where each new shape would cost another compile (peak memory
+    and time; see benchmarks/README.md). A larger batch gives more slices.
 
     Args:
         tensor: A batch, rows first.
@@ -75,8 +75,8 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     into one XLA program (`model.fused_updates`), and only them: the short
     last batch of an epoch, validation, `evaluate` and `predict` run op by op
     (`model.jit_compile` becomes `False`), because every new batch shape costs
-    XLA another compile, about 0.1 GB of peak memory and a second or two, to
-    save little on one pass over a few batches.
+    XLA another compile, in peak memory and time, to save little on one pass
+    over a few batches.
 
     Args:
         model: A compiled model, with the TensorFlow backend.

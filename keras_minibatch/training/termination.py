@@ -4,8 +4,8 @@ The command line turns SIGTERM into `Terminated`, a `KeyboardInterrupt`, raised
 wherever the main thread happens to be, so training stops between steps as on
 Ctrl-C and the run folder keeps every finished epoch or trial. An exception
 raised at an arbitrary point can still be swallowed before it reaches the
-command: in a test that sends SIGTERM to a search, about one run in 80 went on
-to the end. So the request is also remembered, and the `RaiseWhenTerminated`
+command: in a test that sends SIGTERM to a search, an occasional run went on to
+the end. So the request is also remembered, and the `RaiseWhenTerminated`
 callback (`termination_callback.py`), which `train` and the search's trials fit
 with, raises it again at the next batch or epoch end.
 

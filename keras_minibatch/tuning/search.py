@@ -58,17 +58,17 @@ import keras_tuner
 from keras_minibatch.training import report
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
-from keras_minibatch.training import run as training
+from keras_minibatch.training import saved_run
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.training.core import Trainer, trial_strategy
-from keras_minibatch.data.dataset import Dataset
-from keras_minibatch.data.fingerprints import data_fingerprint
-from keras_minibatch.data.loading import load_dataset_for
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.training.distribution import trial_strategy
+from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for
 from keras_minibatch.tuning.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.runs.folder_claim import FolderClaim
 from keras_minibatch.runs.locking import folder_in_use
 from keras_minibatch.tuning.oracle_address import DEFAULT_HEARTBEAT_TIMEOUT, check_heartbeat_timeout, oracle_address
 from keras_minibatch.training.plugins import load_callback
+from keras_minibatch.training.validation_rows import split_for_validation
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.runs.run_files import METRICS_FILE, MODEL_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
 from keras_minibatch.tuning.search_folder import (
@@ -302,7 +302,7 @@ def _prepare_folder(
     claim.clear_previous()  # Only now that the new search's flags and data passed their checks.
     rundir.write_json_atomic(path / SEARCH_CONFIG_FILE, {
         "fingerprint": fingerprint, "search_config": search_config.to_dict(), "train_config": train_config.to_dict(),
-        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": training.library_versions(),
+        "input_shape": list(dataset.input_shape), "num_classes": dataset.num_classes, "versions": saved_run.library_versions(),
     })
     return dataset, fingerprint
 
@@ -312,7 +312,7 @@ def _run_trials(
     role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None, server: Any = None, identity: str = "",
 ) -> tuple[keras_tuner.Tuner, list[dict[str, Any]]]:
     """Runs (or, as the chief, serves through `server`) the trials left; returns the tuner and every trial's row."""
-    x_train, y_train, num_fit_samples = training.split_for_validation(dataset, train_config)
+    x_train, y_train, num_fit_samples = split_for_validation(dataset, train_config)
     tuner, tuner_said = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
     if tuner_said:
         say(tuner_said)
@@ -475,7 +475,7 @@ def _work_for_chief(
             raise rundir.RunDirError(f"--workdir {str(path)!r} is a file, not a folder; choose another path.")
         _check_runs_the_chiefs_search(path, train_config, search_config, dataset, say=say)
         path.mkdir(parents=True, exist_ok=True)
-        x_train, y_train, _ = training.split_for_validation(dataset, train_config)
+        x_train, y_train, _ = split_for_validation(dataset, train_config)
         tuner, _ = _make_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
         tuner.recorder = TrialRecorder(path, tensorboard_dir=path / TENSORBOARD_DIR, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role="worker")
         connection.attach(tuner)

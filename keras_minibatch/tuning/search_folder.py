@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.runs import folder_claim
+from keras_minibatch.runs import folder_checks
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
 from keras_minibatch.checks import ConfigError
@@ -130,15 +130,15 @@ def _record_to_resume(path: Path, kind: str, record_file: str, *, resume: bool, 
     """Returns the saved record of the `kind` folder `path` to resume, or `None` when the folder starts afresh.
 
     Raises:
-        RunDirError: as `folder_claim.check_folder`, or when a resumed folder
+        RunDirError: as `folder_checks.check_folder`, or when a resumed folder
             holds no `record_file`.
     """
-    folder_claim.check_folder(path, kind, resume=resume, overwrite=overwrite)
+    folder_checks.check_folder(path, kind, resume=resume, overwrite=overwrite)
     if not resume:
         return None
     record_path = path / record_file
     if not record_path.is_file():
-        if not folder_claim.folder_holds_files(path):
+        if not folder_checks.folder_holds_files(path):
             return None  # Killed before its first write: start afresh.
         raise rundir.RunDirError(
             f"--workdir {str(path)!r} holds files but no {record_file}, so it is not a {kind} to resume; "

@@ -52,7 +52,7 @@ from typing import Any
 
 import keras_tuner
 
-from keras_minibatch.training import plots
+from keras_minibatch.plots import search_plots
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
 from keras_minibatch.checks import ConfigError
@@ -125,7 +125,7 @@ def grid_size(hyperparameters: keras_tuner.HyperParameters) -> int:
 
 
 def _best_so_far(values: Sequence[float | None], direction: str) -> list[float | None]:
-    return [None if math.isnan(value) else value for value in plots.best_so_far(values, direction)]
+    return [None if math.isnan(value) else value for value in search_plots.best_so_far(values, direction)]
 
 
 def _format_table(objectives: Mapping[str, Sequence[float | None]], best: Mapping[str, Sequence[float | None]],
@@ -266,7 +266,7 @@ def compare_search_strategies(
         table = _format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
         num_rows = max(search_config.max_trials, *(len(values) for values in objectives.values()))
         _write_csv(path / COMPARISON_CSV, objectives, best, num_rows)
-        plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
+        search_plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
         rundir.write_json_atomic(path / COMPARISON_JSON, {
             "objective": search_config.objective, "direction": search_config.direction, "max_trials": search_config.max_trials,
             "objectives": objectives, "best_so_far": best, "table": table, "notes": notes,
