@@ -12,7 +12,9 @@ from typing import Any
 import keras
 
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for, test_split_fingerprint
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.fingerprints import data_fingerprint, test_split_fingerprint
+from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
 from keras_minibatch.runs.folder_claim import FolderClaim

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.data.dataset import Dataset, num_fit_rows, stratified_validation_order
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.splits import num_fit_rows, stratified_validation_order
 
 
 def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:

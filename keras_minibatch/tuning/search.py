@@ -62,7 +62,9 @@ from keras_minibatch.training import saved_run
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.training.distribution import trial_strategy
-from keras_minibatch.data.dataset import Dataset, data_fingerprint, load_dataset_for
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.fingerprints import data_fingerprint
+from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.tuning.hypermodel import MLPHyperModel, train_config_for
 from keras_minibatch.runs.folder_claim import FolderClaim
 from keras_minibatch.runs.locking import folder_in_use
