@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = [
-    "FAILED_TRIAL_PREFIX", "SKIP_VERSION_CHECK_VARIABLE", "SUPPORTED_VERSIONS", "BuildWithoutClearingSession", "UnsupportedVersionError",
-    "check_versions", "condition_proto_prints_hidden", "debug_tracebacks_off", "installed_version", "kerastuner_distributed_role",
-    "kerastuner_protos", "kerastuner_save_best_epoch", "oracle_servicer_base", "quiet_oracle_client", "rank_one_step_results",
-    "rebuild_grid_position", "requeue_trial", "skip_symbolic_build",
+    "FAILED_TRIAL_PREFIX", "SKIP_VERSION_CHECK_VARIABLE", "SUPPORTED_VERSIONS", "BuildWithoutClearingSession",
+    "UnsupportedVersionError", "check_versions", "condition_proto_prints_hidden", "debug_tracebacks_off", "installed_version",
+    "kerastuner_distributed_role", "kerastuner_protos", "kerastuner_save_best_epoch", "oracle_servicer_base", "quiet_oracle_client",
+    "rank_one_step_results", "rebuild_grid_position", "requeue_trial", "route_oracle_client", "skip_symbolic_build",
 ]
 
 # Package -> (lowest supported, first unsupported) release.
@@ -45,44 +45,37 @@ class UnsupportedVersionError(ImportError):
 def installed_version(package: str) -> str | None:
     """The installed version of `package` (a key of `SUPPORTED_VERSIONS`), or `None` when it is not installed."""
     for distribution in _DISTRIBUTIONS.get(package, (package,)):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
     return None
 
 
 def check_versions(environ: Mapping[str, str] = os.environ) -> None:
-    """Refuses an installed Keras, KerasTuner or TensorFlow outside `SUPPORTED_VERSIONS`.
-
-    Args:
-        environ: Where `KERAS_MINIBATCH_SKIP_VERSION_CHECK` is read. Defaults to `os.environ`.
+    """Refuses an installed Keras, KerasTuner or TensorFlow outside `SUPPORTED_VERSIONS`, unless `environ` skips the check.
 
     Raises:
         UnsupportedVersionError: naming each package out of range, its version, the range and the way around.
     """
-    if environ.get(SKIP_VERSION_CHECK_VARIABLE, "") in ("", "0"):
-        problems = []
-        for package, (low, high) in SUPPORTED_VERSIONS.items():
-            version = installed_version(package)
-            # "2.22.0rc1" -> (2, 22, 0): a pre-release counts as its release.
-            match = re.match(r"\d+(?:\.\d+)*", version or "")
-            release = tuple(int(part) for part in match.group().split(".")) if match else ()
-            if version is not None and not low <= release < high:
-                supported = f">={'.'.join(map(str, low))},<{'.'.join(map(str, high))}"
-                problems.append(f"{package} {version} is installed; supported: {package}{supported}")
-        if problems:
-            raise UnsupportedVersionError(
-                f"keras-minibatch was not checked with this version: {'; '.join(problems)}. Install a supported version, "
-                f"or set {SKIP_VERSION_CHECK_VARIABLE}=1 to try this one (keras_minibatch/compat.py lists what may break)."
-            )
+    if environ.get(SKIP_VERSION_CHECK_VARIABLE, "") not in ("", "0"):
+        return
+    problems = []
+    for package, (low, high) in SUPPORTED_VERSIONS.items():
+        version = installed_version(package)
+        release = re.match(r"\d+(?:\.\d+)*", version or "")  # "2.22.0rc1" counts as 2.22.0
+        numbers = tuple(int(part) for part in release.group().split(".")) if release else ()
+        if version is not None and not low <= numbers < high:
+            problems.append(f"{package} {version} is installed; supported: {package}>={'.'.join(map(str, low))},<{'.'.join(map(str, high))}")
+    if problems:
+        raise UnsupportedVersionError(
+            f"keras-minibatch was not checked with this version: {'; '.join(problems)}. Install a supported version, "
+            f"or set {SKIP_VERSION_CHECK_VARIABLE}=1 to try this one (keras_minibatch/compat.py lists what may break)."
+        )
 
 
 check_versions()
 
 
-# -- KerasTuner's private modules ------------------------------------------------
-# KerasTuner has no public API for its distributed mode, nor for its checkpoint callback.
+# -- KerasTuner's private modules: it has no public API for its distributed mode or its checkpoint --
 
 
 def kerastuner_save_best_epoch() -> type:
@@ -190,11 +183,17 @@ def rebuild_grid_position(oracle: Any) -> None:
 
 
 def requeue_trial(oracle: Any, trial_id: str) -> None:
-    """Has `oracle` hand `trial_id` to the next tuner that asks; the caller saves the oracle.
-
-    `create_trial` hands out the private `_retry_queue` first (where `Oracle.reload` puts trials to rerun).
-    """
+    """Has `oracle` hand `trial_id` to the next tuner that asks (its private `_retry_queue`); the caller saves it."""
     oracle._retry_queue.append(trial_id)
+
+
+def route_oracle_client(client: Any, stub: Any) -> None:
+    """Sends one worker's `OracleClient` calls through `stub`, which takes the deadline and metadata upon itself.
+
+    The private `keras_tuner.src.distribute.oracle_client.OracleClient` calls its `stub`
+    attribute with a one-hour timeout (keras-team/keras-tuner#990) and no metadata.
+    """
+    client.stub = stub
 
 
 # -- KerasTuner's stray debug print ---------------------------------------------------
@@ -205,21 +204,15 @@ def requeue_trial(oracle: Any, trial_id: str) -> None:
 
 @contextlib.contextmanager
 def condition_proto_prints_hidden() -> Iterator[None]:
-    """Sends what is printed while the block runs to a throw-away buffer.
-
-    `redirect_stdout` swaps `sys.stdout` for the whole process: keep the block to making
-    protos, on a thread no other thread prints beside.
-    """
+    """Sends what is printed while the block runs to a throw-away buffer (for the whole
+    process: keep the block to making protos, on a thread no other thread prints beside)."""
     with contextlib.redirect_stdout(io.StringIO()):
         yield
 
 
 def quiet_oracle_client(client: Any) -> None:
-    """Hides the print in the two calls of one worker's `OracleClient` that send hyperparameter protos.
-
-    They make their protos before they reach the stub, so they are wrapped on this
-    instance; they run on the worker's main thread, the only one of its threads that prints.
-    """
+    """Hides the print in the two calls of one worker's `OracleClient` that send hyperparameter protos
+    (made before they reach the stub), on its main thread, the only one of its threads that prints."""
     for name in ("update_space", "end_trial"):
 
         def quiet(*args: Any, _method: Callable[..., Any] = getattr(client, name), **kwargs: Any) -> Any:
@@ -250,10 +243,7 @@ def rank_one_step_results(model: Any) -> None:
     import tensorflow as tf
 
     def with_rank_one_results(step: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        def step_with_rank_one_results(data: Any) -> Any:
-            return keras.tree.map_structure(lambda value: tf.reshape(value, [1]), step(data))
-
-        return step_with_rank_one_results
+        return lambda data: keras.tree.map_structure(lambda value: tf.reshape(value, [1]), step(data))
 
     model.train_step = with_rank_one_results(model.train_step)
     model.test_step = with_rank_one_results(model.test_step)

@@ -101,7 +101,7 @@ class WorkerConnection:
 
     def attach(self, tuner: Any) -> None:
         """Routes `tuner`'s calls to the chief through this connection and starts the heartbeat."""
-        tuner.oracle.stub = _BoundedStub(self)
+        compat.route_oracle_client(tuner.oracle, _BoundedStub(self))
         self._heartbeat = threading.Thread(target=self._beat, name="keras-minibatch-heartbeat", daemon=True)
         self._heartbeat.start()
 
