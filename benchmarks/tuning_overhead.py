@@ -55,7 +55,7 @@ def _plain_fits(train_config, hyperparameter_sets: Sequence[dict[str, Any]], dat
     """Trains each configuration as a search trial does, with nothing but `fit`."""
     import keras
 
-    from keras_minibatch.tuning.hypermodel import train_config_for
+    from keras_minibatch.tuning.trial_config import train_config_for
     from keras_minibatch.training.model import build_mlp
     from keras_minibatch.training.validation_rows import split_for_validation
 

@@ -21,17 +21,13 @@ from pathlib import Path
 import keras
 import keras_tuner
 import pytest
-from keras_tuner.src import protos
 
+from keras_minibatch import compat
+from keras_minibatch.tuning.chief_server import ChiefServer
 from keras_minibatch.tuning.oracle_address import OracleAddress, OracleAddressError, check_port_free, oracle_address
-from keras_minibatch.tuning.oracle_service import (
-    ChiefLostError,
-    ChiefServer,
-    SearchOverError,
-    WorkerConnection,
-    WorkerRefusedError,
-    _BoundedStub,
-)
+from keras_minibatch.tuning.worker_connection import ChiefLostError, SearchOverError, WorkerConnection, WorkerRefusedError, _BoundedStub
+
+protos = compat.kerastuner_protos()
 
 DEADLINE_SECONDS = 240
 
@@ -82,7 +78,7 @@ def _create_trial(connection: WorkerConnection):
 
 
 def _end_trial(connection: WorkerConnection, trial_proto, score: float) -> None:
-    from keras_tuner.src.engine.trial import Trial
+    from keras_tuner.engine.trial import Trial
 
     stub = _BoundedStub(connection)
     stub.UpdateTrial(protos.get_service().UpdateTrialRequest(trial_id=trial_proto.trial_id, metrics={"score": score}, step=0))

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import keras_tuner
 import pytest
-from keras_tuner.src.engine.trial import Trial
+from keras_tuner.engine.trial import Trial
 
-from keras_minibatch.checks import ConfigError
-from keras_minibatch.tuning.trials import TrialRecorder
+from keras_minibatch.config import ConfigError
+from keras_minibatch.tuning.trial_recorder import TrialRecorder
 from keras_minibatch.tuning.tuners import distributed_role
 from keras_minibatch.tuning.search import load_tuner
 

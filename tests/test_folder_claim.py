@@ -186,13 +186,13 @@ def test_every_file_name_the_library_writes_is_known_to_the_claim():
     from keras_minibatch.tuning import strategy_comparison
     from keras_minibatch.training import run as training
     from keras_minibatch.training import saved_run
-    from keras_minibatch.tuning import trials
-    from keras_minibatch.tuning import search as tuning
+    from keras_minibatch.tuning import trial_table
+    from keras_minibatch.tuning import winner
 
     run_names = {saved_run.MODEL_FILE, saved_run.CONFIG_FILE, saved_run.HISTORY_CSV, saved_run.HISTORY_JSON, saved_run.METRICS_FILE,
                  training.EPOCH_LOG_FILE, training.TENSORBOARD_DIR, saved_run.LEARNING_CURVES_PLOT, saved_run.CONFUSION_MATRIX_PLOT,
                  training.CHECKPOINT_DIR}
-    search_names = {trials.TRIALS_JSON, trials.TRIALS_CSV, tuning.BEST_HYPERPARAMETERS_FILE, seed_variance.SEED_VARIANCE_FILE}
+    search_names = {trial_table.TRIALS_JSON, trial_table.TRIALS_CSV, winner.BEST_HYPERPARAMETERS_FILE, seed_variance.SEED_VARIANCE_FILE}
     comparison_names = {strategy_comparison.COMPARISON_CSV, strategy_comparison.COMPARISON_JSON, strategy_comparison.COMPARISON_PLOT}
     batch_names = {compare_report.COMPARISON_CSV, compare_report.CURVES_CSV, compare_report.COMPARISON_JSON, *compare_report.PLOTS}
     assert run_names <= run_files.NAMES_BY_KIND[run_files.RUN]

@@ -12,7 +12,8 @@ from keras_minibatch import TrainConfig, load_dataset
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.runs.rundir import RunDirError
 from keras_minibatch.tuning.search_config import SearchConfig
-from keras_minibatch.tuning.strategy_comparison import compare_search_strategies, grid_size
+from keras_minibatch.tuning.strategy_comparison import compare_search_strategies
+from keras_minibatch.tuning.strategy_comparison_report import grid_size
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TINY_TRAIN = {"dataset": "digits", "max_train_samples": 200, "epochs": 1, "hidden_units": (16,), "batch_size": 16, "learning_rate": 3e-3}

@@ -6,10 +6,10 @@ import json
 import keras
 import keras_tuner
 import numpy as np
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
+from keras_minibatch import compat
 from keras_minibatch.runs import rundir
 from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.training.epoch_scalars import EpochScalars
@@ -62,7 +62,7 @@ def test_epoch_scalars_have_no_batch_hook():
 
 
 def _checkpoint_pair(tmp_path):
-    target = SaveBestEpoch(keras_tuner.Objective("val_accuracy", "max"), str(tmp_path / "checkpoint.weights.h5"))
+    target = compat.kerastuner_save_best_epoch()(keras_tuner.Objective("val_accuracy", "max"), str(tmp_path / "checkpoint.weights.h5"))
     model = _model()
     deferred = DeferredCheckpoint(target)
     deferred.set_model(model)

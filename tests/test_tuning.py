@@ -20,19 +20,17 @@ from tensorboard.plugins.hparams import api_pb2
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from keras_minibatch import TrainConfig, load_dataset
-from keras_minibatch.tuning import tuners
-from keras_minibatch.checks import ConfigError
+from keras_minibatch.tuning import oracles, tuners
+from keras_minibatch.config import ConfigError
 from keras_minibatch.training.core import Trainer
-from keras_minibatch.tuning.hypermodel import (
-    MLPHyperModel,
-    RequireObjective,
-    train_config_for,
-)
+from keras_minibatch.tuning.hypermodel import MLPHyperModel, RequireObjective
 from keras_minibatch.runs.rundir import RunDirError
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.tuning.seed_variance import seed_variance, seed_variance_report
-from keras_minibatch.tuning.trials import format_trials_table
-from keras_minibatch.tuning.search import SearchError, load_tuner, search
+from keras_minibatch.tuning.search import load_tuner, search
+from keras_minibatch.tuning.search_result import SearchError
+from keras_minibatch.tuning.trial_config import train_config_for
+from keras_minibatch.tuning.trial_table import format_trials_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_TRAIN = {"dataset": "digits", "max_train_samples": 200, "epochs": 2, "hidden_units": (16,), "batch_size": 16, "learning_rate": 3e-3}
@@ -407,7 +405,7 @@ def _run_killed_then_resumed(base, directory, die_at, where):
 
 
 def test_stock_grid_search_crashes_when_resumed_after_a_killed_trial(tmp_path, capsys):
-    # Documents the KerasTuner 1.4.8 bug that ResumableGridSearchOracle works around;
+    # Documents the KerasTuner bug that `compat.rebuild_grid_position` works around;
     # if this starts failing, KerasTuner fixed it and the workaround can go.
     with pytest.raises(KeyError):
         _run_killed_then_resumed(keras_tuner.GridSearch, tmp_path, die_at=3, where="run_trial")
@@ -423,6 +421,23 @@ def test_resumable_grid_search_continues_the_grid_where_it_died(tmp_path, capsys
     assert [trial.status for trial in resumed.oracle.trials.values()] == ["COMPLETED"] * 5
     if where == "run_trial":
         assert resumed.calls[0] == str(die_at - 1)  # the trial that was running is run again first
+
+
+@pytest.mark.parametrize(("max_model_size", "status"), [(100, "FAILED"), (10**6, "COMPLETED")])
+def test_max_model_size_refuses_an_oversized_model_as_kerastuner_does(tmp_path, digits, capsys, max_model_size, status):
+    # Our tuners build without KerasTuner's session clearing; its size check stays.
+    train = TrainConfig(**{**TINY_TRAIN, "epochs": 1})
+    space = SearchConfig(**{**TINY_SPACE, "max_trials": 1})
+    hypermodel = MLPHyperModel(digits.input_shape, digits.num_classes, search_config=space, train_config=train)
+    tuner = tuners.RandomSearch(
+        hypermodel, objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1, seed=1,
+        max_model_size=max_model_size, directory=str(tmp_path), project_name="p",
+    )
+    tuner.search(digits.x_train, digits.y_train, epochs=1, validation_split=0.2, verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == status
+    if status == "FAILED":
+        assert "FailedTrialError: Oversized model: " in trial.message
 
 
 def test_nan_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path, digits):
@@ -531,7 +546,7 @@ def test_trials_table_sorts_by_direction_and_lists_failures_last():
     ],
 )
 def test_hyperband_says_when_max_trials_stops_its_first_bracket_short(max_trials, epochs, expected):
-    note = tuners.hyperband_cap_note(max_trials, epochs, 3)
+    note = oracles.hyperband_cap_note(max_trials, epochs, 3)
     assert note == expected if expected is None else expected in note
 
 

@@ -347,7 +347,7 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
     workdir = _take_workdir(f"compare-{config.dataset}" if _COMPARE.value else f"tune-{search_config.tuner}-{config.dataset}")
     _RUN_FOLDER[0] = workdir
     _quiet_tensorflow()
-    from keras_minibatch.tuning import search as tuning  # Imports TensorFlow: only after every check passed.
+    from keras_minibatch.tuning import search as tuning, search_result  # Imports TensorFlow: only after every check passed.
 
     try:
         if _COMPARE.value:
@@ -356,7 +356,7 @@ def _command_tune(config: config_lib.TrainConfig) -> int:
             strategy_comparison.compare_search_strategies(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value)
             return 0
         result = tuning.search(config, search_config, workdir, resume=_RESUME.value, overwrite=_OVERWRITE.value, heartbeat_timeout=_HEARTBEAT_TIMEOUT.value)
-    except tuning.SearchError as error:
+    except search_result.SearchError as error:
         _fail(str(error), EXIT_FAILURE)
     if _SEED_VARIANCE.value and result.role != "worker":
         from keras_minibatch.tuning import seed_variance

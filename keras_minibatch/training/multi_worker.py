@@ -10,14 +10,12 @@ Each worker loads the same data and seed; Keras shards every global batch of
 `batch_size` rows across the workers (`AutoShardPolicy.DATA`), the gradients are
 all-reduced, so all workers hold the same weights after every update.
 
-Keras 3.15 cannot `fit` under this strategy as shipped (tensorflow/tensorflow#72388):
-`_maybe_symbolic_build` reduces a batch of `PerReplica` values, which the strategy
-refuses, and the per-step results are reduced with `axis=0`, which fails on the
-scalar metrics. `prepare_model` works around both on one model instance: nothing
-of it is saved, and the saved model loads as a plain Keras model.
+Keras cannot `fit` under this strategy as shipped (tensorflow/tensorflow#72388);
+`prepare_model` applies `compat`'s two workarounds to one model instance: nothing
+of them is saved, and the saved model loads as a plain Keras model.
 
-This module imports TensorFlow only inside `prepare_model`: the CLI checks
-`TF_CONFIG` with `check_tf_config` before TensorFlow loads.
+Until `prepare_model` runs, this module needs the standard library only: the
+CLI checks `TF_CONFIG` with `check_tf_config` before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -70,25 +68,9 @@ def prepare_model(model: Any, strategy: Any) -> None:
     every worker. With a single worker (however many devices it has) Keras
     takes its single-worker path, which needs nothing: the model is left alone.
     """
-    import keras
-    import tensorflow as tf
+    from keras_minibatch import compat
 
     if strategy.cluster_resolver.cluster_spec().num_tasks("worker") < 2:
         return
-
-    # 1. Keras builds the model, its metrics and optimizer while tracing the first step
-    #    anyway; its extra symbolic build from a distributed batch is what fails.
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
-
-    # 2. Under this strategy Keras reduces every step result with
-    #    strategy.reduce("MEAN", value, axis=0): give it values of shape [1], which it
-    #    averages back into scalars (the metrics' own state is already summed across
-    #    workers, so the epoch metrics are those of the whole global batch).
-    def with_rank_one_results(step):
-        def step_with_rank_one_results(data):
-            return keras.tree.map_structure(lambda value: tf.reshape(value, [1]), step(data))
-
-        return step_with_rank_one_results
-
-    model.train_step = with_rank_one_results(model.train_step)
-    model.test_step = with_rank_one_results(model.test_step)
+    compat.skip_symbolic_build(model)
+    compat.rank_one_step_results(model)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import keras
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
 
 from keras_minibatch.runs import rundir
 
@@ -18,20 +17,21 @@ class DeferredCheckpoint(keras.callbacks.Callback):
     KerasTuner's `Tuner.run_trial` gives every trial a `SaveBestEpoch`, which
     writes the weights file (`tuner/trial_<id>/checkpoint.weights.h5`, read by
     `Tuner.get_best_models` and by Hyperband to continue a trial) after every
-    epoch that improves the objective: three or so writes of 20-30 ms per trial,
-    4% of a 1.5 s trial on 2 CPU cores. This callback makes the same decisions on
-    the same `SaveBestEpoch` (its `best_value` carries over between a trial's
-    executions, as KerasTuner intends), copies the weights in memory instead, and
-    writes the file once when `fit` ends. A `fit` killed part-way writes nothing;
+    epoch that improves the objective: several writes per trial, a visible share
+    of a short trial (benchmarks/tuning_overhead.py). This callback makes the same
+    decisions on the same `SaveBestEpoch` (its `best_value` carries over between a
+    trial's executions, as KerasTuner intends), copies the weights in memory
+    instead, and writes the file once when `fit` ends. A `fit` killed part-way writes nothing;
     its trial is run again on resume. The file is written by HDF5 into a scratch
     folder and copied into the search folder by Python (HDF5 writing straight to
     a full disk can crash the process; a copy fails with one `RunDirError`).
 
     Args:
-        checkpoint: The `SaveBestEpoch` KerasTuner made for this trial.
+        checkpoint: The `SaveBestEpoch` KerasTuner made for this trial
+            (`compat.kerastuner_save_best_epoch`).
     """
 
-    def __init__(self, checkpoint: SaveBestEpoch):
+    def __init__(self, checkpoint: keras.callbacks.Callback):
         super().__init__()
         self.checkpoint = checkpoint
         self._weights: list[Any] | None = None

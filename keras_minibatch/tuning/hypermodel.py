@@ -5,7 +5,7 @@ Hidden layer `i` has its own `units_i`, declared inside
 units are active in a trial, so grid search does not enumerate widths of absent
 layers, random search does not count them in its duplicate check, and Bayesian
 optimization embeds absent layers at their default (all three handle conditional
-scopes in KerasTuner 1.4.8). For grid search the learning rate is a sorted choice of
+scopes). For grid search the learning rate is a sorted choice of
 half-decades. Every hyperparameter is declared in `build`, the batch
 size included, so the space is complete before the first trial; `fit` reads the
 batch size back.
@@ -21,15 +21,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 import keras_tuner
 
-from keras_tuner.src.engine.tuner_utils import SaveBestEpoch
-
 from callbacks.early_stopping import MissingMonitorError
+from keras_minibatch import compat
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.data.splits import num_fit_rows
@@ -37,11 +36,7 @@ from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.training.model import build_mlp
 from keras_minibatch.tuning.search_config import SearchConfig
 
-__all__ = ["MLPHyperModel", "RequireObjective", "train_config_for"]
-
-
-def _units_names(values: Mapping[str, Any]) -> list[str]:
-    return [f"units_{index}" for index in range(1, int(values["num_layers"]) + 1)]
+__all__ = ["MLPHyperModel", "RequireObjective"]
 
 
 def _log_grid(low: float, high: float, wanted: float) -> list[float]:
@@ -51,29 +46,6 @@ def _log_grid(low: float, high: float, wanted: float) -> list[float]:
     if low <= wanted <= high:
         points.add(wanted)
     return sorted(point for point in points if low <= point <= high)
-
-
-def train_config_for(train_config: TrainConfig, hyperparameters: Mapping[str, Any]) -> TrainConfig:
-    """Returns `train_config` with a trial's hyperparameters in place of its own.
-
-    Args:
-        train_config: Supplies everything that is not searched (data, epochs, seed...).
-        hyperparameters: A trial's values, e.g. `SearchResult.best_hyperparameters`:
-            `num_layers`, `units_1`...`units_<num_layers>`, `activation`,
-            `dropout`, `optimizer`, `learning_rate`, `batch_size`.
-
-    Returns:
-        A checked `TrainConfig`; `keras-minibatch train` with these values trains
-        the same model.
-    """
-    return train_config.replace(
-        hidden_units=tuple(int(hyperparameters[name]) for name in _units_names(hyperparameters)),
-        activation=hyperparameters["activation"],
-        dropout=round(float(hyperparameters["dropout"]), 10),  # 0.30000000000000004 from a 0.1 step
-        optimizer=hyperparameters["optimizer"],
-        learning_rate=float(hyperparameters["learning_rate"]),
-        batch_size=int(hyperparameters["batch_size"]),
-    )
 
 
 class RequireObjective(keras.callbacks.Callback):
@@ -218,12 +190,13 @@ class MLPHyperModel(keras_tuner.HyperModel):
         num_fit = num_fit_rows(len(y), validation_split)
         execution, self._fits = self._fits, self._fits + 1
         trainer = Trainer(self.train_config, model=model, batch_size=self.batch_size(hp), epoch_rows=num_fit, seed=self.train_config.seed + execution)
+        save_best_epoch = compat.kerastuner_save_best_epoch()
         try:
             outcome = trainer.train(
                 (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
                 tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
                 extra_callbacks=[
-                    *(DeferredCheckpoint(callback) if isinstance(callback, SaveBestEpoch) else callback for callback in callbacks),
+                    *(DeferredCheckpoint(callback) if isinstance(callback, save_best_epoch) else callback for callback in callbacks),
                     RequireObjective(self.search_config.objective),
                 ],
                 verbose=verbose,

@@ -30,7 +30,7 @@ __all__ = [
 
 # Seconds without a word after which a chief gives up on a worker and a worker on its chief.
 DEFAULT_HEARTBEAT_TIMEOUT = 60.0
-MIN_HEARTBEAT_TIMEOUT = 5.0  # five heartbeats (`oracle_service.HEARTBEAT_SECONDS`)
+MIN_HEARTBEAT_TIMEOUT = 5.0  # five heartbeats (`oracle_protocol.HEARTBEAT_SECONDS`)
 MAX_HEARTBEAT_TIMEOUT = 86400.0
 ENVIRONMENT = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 _TUNER_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}")
@@ -108,7 +108,7 @@ def check_port_free(address: OracleAddress) -> None:
 
     Binds a plain socket the way gRPC does (`SO_REUSEADDR`, and no `SO_REUSEPORT`,
     so a port another process listens on is refused) and closes it at once. The
-    chief's own bind (`oracle_service.ChiefServer`) is exclusive as well, so a
+    chief's own bind (`chief_server.ChiefServer`) is exclusive as well, so a
     process that takes the port in between is refused there.
 
     Raises:

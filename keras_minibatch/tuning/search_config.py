@@ -28,22 +28,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from keras_minibatch.checks import ConfigError, check_choice, check_known_fields, check_positive_int
-from keras_minibatch.config import ACTIVATIONS, OPTIMIZERS
+from keras_minibatch.config import ACTIVATIONS, OPTIMIZERS, ConfigError, check_choice, check_known_fields, check_positive_int
 
-__all__ = [
-    "FIXABLE_HYPERPARAMETERS", "OBJECTIVES", "TUNERS", "SearchConfig", "parse_fix_spec",
-]
+__all__ = ["FIXABLE_HYPERPARAMETERS", "OBJECTIVES", "TUNERS", "SearchConfig", "parse_fix_spec"]
 
 TUNERS = ("random", "bayesian", "grid", "hyperband")
 # Validation metrics only, with their direction: the test split is never searched on.
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min"}
 FIXABLE_HYPERPARAMETERS = ("num_layers", "units", "activation", "dropout", "optimizer", "learning_rate", "batch_size")
-_FIXED_TYPES = {
-    "num_layers": int, "units": int, "batch_size": int,
-    "dropout": float, "learning_rate": float,
-    "activation": str, "optimizer": str,
-}
+_FIXED_TYPES = {"num_layers": int, "units": int, "batch_size": int, "dropout": float, "learning_rate": float, "activation": str, "optimizer": str}
 
 
 def _is_int(value: Any) -> bool:
@@ -157,18 +150,14 @@ class SearchConfig:
             Defaults to `"random"`.
         max_trials: Most trials (hyperparameter sets) to run, resumed runs
             included; Hyperband is capped at it too. Defaults to `10`.
-        executions_per_trial: Trainings per trial, averaged into its objective.
-            Defaults to `1`.
-        objective: `"val_accuracy"` (maximized) or `"val_loss"` (minimized).
-            Defaults to `"val_accuracy"`.
+        executions_per_trial: Trainings per trial, averaged into its objective. Defaults to `1`.
+        objective: `"val_accuracy"` (maximized) or `"val_loss"` (minimized). Defaults to `"val_accuracy"`.
         num_layers_range: `(min, max)` number of hidden layers. Defaults to `(1, 4)`.
         units_choices: Units a hidden layer may have. Defaults to `(32, 64, 128, 256)`.
         activation_choices: Hidden activations to try. Defaults to `("relu", "tanh", "elu")`.
-        dropout_range: `(min, max)` dropout rate, sampled in steps of 0.1.
-            Defaults to `(0.0, 0.5)`.
+        dropout_range: `(min, max)` dropout rate, sampled in steps of 0.1. Defaults to `(0.0, 0.5)`.
         optimizer_choices: Optimizers to try. Defaults to `("adam", "sgd", "rmsprop")`.
-        learning_rate_range: `(min, max)` learning rate, sampled on a log scale.
-            Defaults to `(1e-4, 1e-2)`.
+        learning_rate_range: `(min, max)` learning rate, sampled on a log scale. Defaults to `(1e-4, 1e-2)`.
         batch_size_choices: Batch sizes to try. Defaults to `(16, 32, 64, 128)`.
         fixed: Hyperparameters pinned to one value, as a mapping or `(name, value)`
             pairs, e.g. `{"learning_rate": 1e-3}`; names from

@@ -168,7 +168,7 @@ def _read_state_json(path: Path, *, expected: type = object, keys: Sequence[str]
         ) from error
 
 
-# What KerasTuner 1.4's oracle and trial files hold (`Oracle.get_state`, `Trial.get_state`).
+# What KerasTuner's oracle and trial files hold (`Oracle.get_state`, `Trial.get_state`).
 _ORACLE_KEYS = ("ongoing_trials", "start_order", "end_order", "run_times", "tried_so_far", "id_to_hash")
 _TRIAL_KEYS = ("trial_id", "hyperparameters", "status")
 

@@ -28,10 +28,11 @@ from keras_minibatch.training.core import Trainer
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.fingerprints import data_fingerprint
 from keras_minibatch.data.loading import load_dataset_for
-from keras_minibatch.tuning.hypermodel import RequireObjective, train_config_for
+from keras_minibatch.tuning.hypermodel import RequireObjective
 from keras_minibatch.tuning.search_config import OBJECTIVES
 from keras_minibatch.training.validation_rows import split_for_validation
-from keras_minibatch.tuning.search import SearchResult
+from keras_minibatch.tuning.search_result import SearchResult
+from keras_minibatch.tuning.trial_config import train_config_for
 
 __all__ = ["SEED_VARIANCE_FILE", "seed_variance", "seed_variance_report"]
 

@@ -39,18 +39,12 @@ Two settings decide whether the comparison says anything:
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import itertools
 import json
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import keras_tuner
 
 from keras_minibatch.plots import search_plots
 from keras_minibatch.runs import run_files
@@ -68,9 +62,11 @@ from keras_minibatch.tuning.search_folder import (
     check_search_dir,
     comparison_fingerprint,
 )
-from keras_minibatch.tuning.search import SearchResult, search
+from keras_minibatch.tuning.search import search
+from keras_minibatch.tuning.search_result import SearchResult
+from keras_minibatch.tuning.strategy_comparison_report import best_so_far, format_table, grid_notes, write_comparison_csv
 
-__all__ = ["COMPARISON_CSV", "COMPARISON_JSON", "COMPARISON_PLOT", "STRATEGIES", "ComparisonResult", "compare_search_strategies", "grid_size"]
+__all__ = ["COMPARISON_CSV", "COMPARISON_JSON", "COMPARISON_PLOT", "STRATEGIES", "ComparisonResult", "compare_search_strategies"]
 
 STRATEGIES = ("grid", "random", "bayesian")
 COMPARISON_CSV = run_files.COMPARISON_CSV
@@ -103,81 +99,6 @@ class ComparisonResult:
     table: str
     notes: list[str]
     workdir: Path
-
-
-def grid_size(hyperparameters: keras_tuner.HyperParameters) -> int:
-    """Returns the number of points of a KerasTuner space's grid, counting conditional ones only where active.
-
-    Conditions may depend only on unconditional hyperparameters (as `num_layers`
-    does for `units_<i>`); a numerical hyperparameter counts the values
-    KerasTuner's grid walks (`hp.values`).
-    """
-    space = list(hyperparameters.space)
-    parent_names = sorted({condition.name for hp in space for condition in hp.conditions})
-    parents = [hp for hp in space if hp.name in parent_names]
-    others = [hp for hp in space if hp.name not in parent_names]
-    total = 0
-    for combination in itertools.product(*(list(hp.values) for hp in parents)):
-        values = dict(zip((hp.name for hp in parents), combination))
-        active = [hp for hp in others if all(condition.is_active(values) for condition in hp.conditions)]
-        total += math.prod(len(list(hp.values)) for hp in active)
-    return total
-
-
-def _best_so_far(values: Sequence[float | None], direction: str) -> list[float | None]:
-    return [None if math.isnan(value) else value for value in search_plots.best_so_far(values, direction)]
-
-
-def _format_table(objectives: Mapping[str, Sequence[float | None]], best: Mapping[str, Sequence[float | None]],
-                  searches: Mapping[str, SearchResult], objective: str, direction: str, max_trials: int) -> str:
-    names = list(objectives)
-    width = max(9, *(len(name) for name in names))
-    num_rows = max(max_trials, *(len(values) for values in objectives.values()))
-
-    def line(label: str, cells: Sequence[str]) -> str:
-        return f"{label:>7}" + "".join(f"  {cell:>{width}}" for cell in cells)
-
-    lines = [
-        f"best {objective} so far ({direction}imized) after each trial; up to {max_trials} trials per strategy, same space, data and seeds",
-        line("trial", names),
-    ]
-    for index in range(num_rows):
-        lines.append(line(str(index + 1), [f"{best[name][index]:.4f}" if index < len(best[name]) and best[name][index] is not None else "-" for name in names]))
-    finals = {name: next((value for value in reversed(best[name]) if value is not None), None) for name in names}
-    lines.append(line("best", [f"{finals[name]:.4f}" if finals[name] is not None else "-" for name in names]))
-    lines.append(line("reached", [str(best[name].index(finals[name]) + 1) if finals[name] is not None else "-" for name in names]))
-    lines.append(line("trials", [str(len(objectives[name])) for name in names]))
-    lines.append(line("failed", [str(searches[name].num_failed) for name in names]))
-    lines.append(line("seconds", [f"{sum(row['seconds'] or 0.0 for row in searches[name].trials):.1f}" for name in names]))
-    return "\n".join(lines)
-
-
-def _grid_notes(result: SearchResult, max_trials: int) -> list[str]:
-    size = grid_size(result.tuner.oracle.get_space())
-    ran = len(result.trials)
-    varied = [name for name in dict.fromkeys(name for row in result.trials for name in row["hyperparameters"])
-              if len({repr(row["hyperparameters"].get(name)) for row in result.trials}) > 1]
-    if ran < max_trials:
-        return [f"grid: the space has {size:,} grid points; the grid ran out after {ran} trials, below the budget of {max_trials}."]
-    share = f"{ran / size:.2%}" if ran / size >= 0.0001 else f"{ran / size:.1e}"
-    note = f"grid: the space has {size:,} grid points; {ran} trials cover {share} of them, varying only {', '.join(varied) or 'nothing'}."
-    if size > 2 * max_trials:
-        note += " For a grid that covers its space, pin more hyperparameters (--fix) or narrow their choices."
-    return [note]
-
-
-def _write_csv(path: Path, objectives: Mapping[str, Sequence[float | None]], best: Mapping[str, Sequence[float | None]], num_rows: int) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["trial", *(f"{name}_{kind}" for name in objectives for kind in ("objective", "best_so_far"))])
-    for index in range(num_rows):
-        cells: list[Any] = [index + 1]
-        for name in objectives:
-            for series in (objectives[name], best[name]):
-                value = series[index] if index < len(series) else None
-                cells.append("" if value is None else repr(value))
-        writer.writerow(cells)
-    rundir.write_text_atomic(path, buffer.getvalue())
 
 
 def compare_search_strategies(
@@ -253,7 +174,7 @@ def compare_search_strategies(
             say(f"== {strategy} search ==")
             searches[strategy] = search(train_config, config, path / strategy, dataset=dataset, resume=resume and (path / strategy).is_dir(), retrain_winner=False, verbose=verbose, print_fn=print_fn)
         if "grid" in searches:
-            notes.extend(_grid_notes(searches["grid"], search_config.max_trials))
+            notes.extend(grid_notes(searches["grid"], search_config.max_trials))
         bayesian_flag = f" (bayesian also --num_initial_points={configs['bayesian'].num_initial_points})" if "bayesian" in configs else ""
         notes.append(
             "test split: not scored (strategies are compared on validation scores). To score one strategy's winner once, resume "
@@ -262,10 +183,10 @@ def compare_search_strategies(
         )
 
         objectives = {name: [row["objective"] for row in result.trials] for name, result in searches.items()}
-        best = {name: _best_so_far(values, search_config.direction) for name, values in objectives.items()}
-        table = _format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
+        best = {name: best_so_far(values, search_config.direction) for name, values in objectives.items()}
+        table = format_table(objectives, best, searches, search_config.objective, search_config.direction, search_config.max_trials)
         num_rows = max(search_config.max_trials, *(len(values) for values in objectives.values()))
-        _write_csv(path / COMPARISON_CSV, objectives, best, num_rows)
+        write_comparison_csv(path / COMPARISON_CSV, objectives, best, num_rows)
         search_plots.plot_strategy_comparison(objectives, search_config.objective, path / COMPARISON_PLOT, direction=search_config.direction, budget=search_config.max_trials)
         rundir.write_json_atomic(path / COMPARISON_JSON, {
             "objective": search_config.objective, "direction": search_config.direction, "max_trials": search_config.max_trials,

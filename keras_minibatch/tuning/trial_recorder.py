@@ -1,165 +1,38 @@
-"""The trial table of a search: one row per trial, live lines, the summary, files, HParams.
+"""Recording a search's trials as they begin, train and end: the table, the live lines, HParams, failures.
 
-A row is a plain dict:
-
-- `trial_id` (KerasTuner's, e.g. `"03"`) and `number` (1-based);
-- `status`: KerasTuner's `"COMPLETED"`, `"FAILED"`, `"INVALID"` or `"RUNNING"`;
-- `objective`: the trial's score (the best epoch's value, averaged over
-  executions), `None` unless completed;
-- `epochs`: epochs the model reached; `best_epoch`: the 1-based epoch of the
-  objective's best value (Hyperband counts epochs inherited from the parent trial);
-- `seconds`: wall time of the trial; `failure`: why it failed, else `None`;
-- `hyperparameters`: KerasTuner's values (without Hyperband's `tuner/*` entries);
-- `metrics`: every logged metric at the best epoch.
+`TrialRecorder` hears of each trial from the tuner (a local search or a worker)
+or from the oracle (a distributed search's chief), keeps its row (see
+`trial_table`), and writes what that process owns: the trial table, the trial's
+HParams session, its failure's traceback.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from keras_minibatch import compat
 from keras_minibatch.runs import run_files
 from keras_minibatch.runs import rundir
 from keras_minibatch.tuning.search_config import OBJECTIVES
+from keras_minibatch.tuning.trial_table import TRIALS_JSON, format_trial_line, hyperparameter_order, write_trial_files
 
-__all__ = [
-    "TRIALS_CSV", "TRIALS_JSON", "TrialRecorder", "describe_hyperparameters", "format_trial_line",
-    "format_trials_table", "summarize_failures", "write_hparams_experiment",
-]
+__all__ = ["TrialRecorder", "write_hparams_experiment"]
 
-TRIALS_JSON = run_files.TRIALS_JSON
-TRIALS_CSV = run_files.TRIALS_CSV
 TUNER_PROJECT = run_files.TUNER_PROJECT
 FAILURE_FILE = run_files.TRIAL_FAILURE_FILE
-# KerasTuner's exception type prefixes a failure message's last line; ours is the reason.
-_FAILED_TRIAL_PREFIX = "keras_tuner.src.errors.FailedTrialError: "
-_SPACE_ORDER = ("num_layers", "units", "activation", "dropout", "optimizer", "learning_rate", "batch_size")
-
-
-def _hyperparameter_order(name: str) -> tuple[int, int, str]:
-    """Sorts names as the space declares them: num_layers, units_1, units_2, ..., batch_size."""
-    base, _, index = name.rpartition("_") if name.startswith("units_") else (name, "", "0")
-    position = _SPACE_ORDER.index(base) if base in _SPACE_ORDER else len(_SPACE_ORDER)
-    return position, int(index) if index.isdigit() else 0, name
-
-
-def _format_number(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
-
-
-def describe_hyperparameters(values: Mapping[str, Any]) -> str:
-    """Returns `"num_layers=2 units=64,32 activation=relu ..."` (layer widths joined)."""
-    values = dict(values)
-    widths = sorted((name for name in values if name.startswith("units_")), key=lambda name: int(name.split("_")[1]))
-    units = ",".join(str(values.pop(name)) for name in widths)
-    parts = []
-    for name, value in values.items():
-        parts.append(f"{name}={_format_number(value)}")
-        if name == "num_layers" and units:
-            parts.append(f"units={units}")
-    if units and "num_layers" not in values:
-        parts.append(f"units={units}")
-    return " ".join(parts)
 
 
 def _failure_reason(message: str | None, objective: str) -> str:
     lines = [line.strip() for line in (message or "").strip().splitlines() if line.strip()]
     if not lines:  # KerasTuner fails a trial without a message when its score is NaN
         return f"{objective} was NaN"
-    return lines[-1].removeprefix(_FAILED_TRIAL_PREFIX)
-
-
-def _sorted_rows(trials: Sequence[Mapping[str, Any]], objective: str) -> list[Mapping[str, Any]]:
-    sign = -1.0 if OBJECTIVES[objective] == "max" else 1.0
-    done = [row for row in trials if row["status"] == "COMPLETED" and row["objective"] is not None]
-    rest = [row for row in trials if row not in done]
-    return sorted(done, key=lambda row: (sign * row["objective"], row["number"])) + sorted(rest, key=lambda row: row["number"])
-
-
-def summarize_failures(trials: Sequence[Mapping[str, Any]]) -> str:
-    """Returns `"1 of 3 trials failed: loss became nan ... (trial 2)"`, or `""` if none failed."""
-    failed = [row for row in trials if row["status"] in ("FAILED", "INVALID")]
-    if not failed:
-        return ""
-    by_reason: dict[str, list[int]] = {}
-    for row in failed:
-        by_reason.setdefault(row["failure"] or "unknown", []).append(row["number"])
-    reasons = "; ".join(
-        f"{reason} (trial{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))})" for reason, numbers in by_reason.items()
-    )
-    return f"{len(failed)} of {len(trials)} trials failed: {reasons}"
-
-
-def format_trial_line(row: Mapping[str, Any], *, max_trials: int, objective: str, best: float | None = None) -> str:
-    """Returns the live line printed when a trial ends."""
-    parts = [f"trial {row['number']}/{max_trials}"]
-    if row["status"] == "COMPLETED":
-        parts.append(f"{objective} {row['objective']:.4f}")
-        if best is not None:
-            parts.append(f"best {best:.4f}")
-        if row["epochs"] is not None:
-            parts.append(f"epochs {row['epochs']}")
-    else:
-        parts.append(f"{row['status']}: {row['failure']}")
-    if row["seconds"] is not None:
-        parts.append(f"{row['seconds']:.1f}s")
-    parts.append(describe_hyperparameters(row["hyperparameters"]))
-    return "  ".join(parts)
-
-
-def format_trials_table(trials: Sequence[Mapping[str, Any]], objective: str) -> str:
-    """Returns the trial table sorted by objective, best first; failed trials last, with reasons.
-
-    Args:
-        trials: Rows as in `SearchResult.trials`.
-        objective: The objective name (`"val_accuracy"` or `"val_loss"`), which
-            decides the order.
-
-    Returns:
-        A multi-line table ending with a line that counts completed and failed trials.
-    """
-    header = ["rank", "trial", objective, "best_epoch", "seconds", "hyperparameters"]
-    table = [header]
-    for rank, row in enumerate(_sorted_rows(trials, objective), start=1):
-        completed = row["status"] == "COMPLETED" and row["objective"] is not None
-        table.append([
-            str(rank) if completed else "-",
-            str(row["number"]),
-            f"{row['objective']:.4f}" if completed else row["status"].lower(),
-            str(row["best_epoch"]) if completed and row["best_epoch"] is not None else "-",
-            f"{row['seconds']:.1f}" if row["seconds"] is not None else "-",
-            describe_hyperparameters(row["hyperparameters"]) + ("" if completed else f"  ({row['failure']})"),
-        ])
-    widths = [max(len(line[column]) for line in table) for column in range(len(header) - 1)]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in table]
-    num_completed = sum(row["status"] == "COMPLETED" for row in trials)
-    lines.append(f"{len(trials)} trials: {num_completed} completed" + (f"; {summarize_failures(trials)}" if num_completed < len(trials) else ""))
-    return "\n".join(lines)
-
-
-def _write_trial_files(workdir: Path, trials: Sequence[Mapping[str, Any]]) -> None:
-    rundir.write_json_atomic(workdir / TRIALS_JSON, list(trials))
-    hp_names = sorted({name for row in trials for name in row["hyperparameters"]}, key=_hyperparameter_order)
-    metric_names = list(dict.fromkeys(name for row in trials for name in row["metrics"]))
-    columns = ["trial_id", "status", "objective", "epochs", "best_epoch", "seconds", "failure"]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*columns, *hp_names, *metric_names])
-    for row in trials:
-        cells = [row[column] for column in columns]
-        cells += [row["hyperparameters"].get(name, "") for name in hp_names]
-        cells += [row["metrics"].get(name, "") for name in metric_names]
-        writer.writerow(["" if cell is None else cell for cell in cells])
-    rundir.write_text_atomic(workdir / TRIALS_CSV, buffer.getvalue())
+    return lines[-1].removeprefix(compat.FAILED_TRIAL_PREFIX)
 
 
 def write_hparams_experiment(logdir: Path, hyperparameter_names: Iterable[str], metric_names: Iterable[str]) -> None:
@@ -282,7 +155,7 @@ class TrialRecorder:
             "seconds": round(time.monotonic() - started, 3) if started is not None else saved.get("seconds"),
             "failure": _failure_reason(trial.message, self.objective) if trial.status in ("FAILED", "INVALID") else None,
             # In the space's order (a distributed search's protos sort them by name).
-            "hyperparameters": {name: active.values[name] for name in sorted(active.values, key=_hyperparameter_order) if not name.startswith("tuner/")},
+            "hyperparameters": {name: active.values[name] for name in sorted(active.values, key=hyperparameter_order) if not name.startswith("tuner/")},
             "metrics": metrics,
         }
 
@@ -319,7 +192,7 @@ class TrialRecorder:
         best = None
         if trials is not None and self.role != "worker":
             rows = self.rows(trials)
-            _write_trial_files(self.workdir, rows)
+            write_trial_files(self.workdir, rows)
             scores = [other["objective"] for other in rows if other["objective"] is not None]
             best = (max if OBJECTIVES[self.objective] == "max" else min)(scores) if scores else None
         if self.role != "chief":  # the process that trained the trial logs it
@@ -330,5 +203,5 @@ class TrialRecorder:
     def write(self, trials: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Writes `trials.json` and `trials.csv` for every trial and returns the rows."""
         rows = self.rows(trials)
-        _write_trial_files(self.workdir, rows)
+        write_trial_files(self.workdir, rows)
         return rows

@@ -1,0 +1,129 @@
+"""Running a search folder's trials: the tuner built or reloaded, KerasTuner's search run or served.
+
+`open_tuner` builds the configured tuner over `MLPHyperModel` in the folder's
+KerasTuner project, or reloads the project it finds there; `run_trials` runs
+the trials left on this process (a local search) or, on a distributed search's
+chief, serves them to the workers; `search_until_fatal` runs KerasTuner's search
+and ends it in one `SearchError` line on an error every trial would share.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras_tuner
+
+from keras_minibatch import compat
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.training.validation_rows import split_for_validation
+from keras_minibatch.training.distribution import trial_strategy
+from keras_minibatch.tuning.hypermodel import MLPHyperModel
+from keras_minibatch.tuning.oracles import hyperband_cap_note
+from keras_minibatch.tuning.search_config import SearchConfig
+from keras_minibatch.tuning.search_result import SearchError
+from keras_minibatch.tuning.trial_recorder import TrialRecorder, write_hparams_experiment
+from keras_minibatch.tuning.tuners import distributed_role, make_tuner
+
+__all__ = ["HPARAMS_METRICS", "open_tuner", "run_trials", "search_until_fatal"]
+
+TENSORBOARD_DIR = run_files.TENSORBOARD_DIR
+TUNER_PROJECT = run_files.TUNER_PROJECT
+# What the HParams dashboard shows per trial (each trial's metrics at its best epoch).
+HPARAMS_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss", "seconds")
+
+
+def open_tuner(train_config: TrainConfig, search_config: SearchConfig, path: Path, input_shape, num_classes: int, strategy: Any) -> tuple[keras_tuner.Tuner, str]:
+    """Builds or reloads the tuner of the search folder `path`; returns it and what KerasTuner printed meanwhile."""
+    hypermodel = MLPHyperModel(input_shape, num_classes, search_config=search_config, train_config=train_config)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # "Reloading Tuner from ..." goes to print_fn instead
+        tuner = make_tuner(
+            # KerasTuner reads seed 0 as "no seed" (`seed or random.randint(...)`): shift it by one.
+            search_config, hypermodel, max_epochs=train_config.epochs, seed=train_config.seed + 1,
+            directory=str(path), project_name=TUNER_PROJECT, distribution_strategy=strategy,
+        )
+        # KerasTuner reloads a project only when it finds this process's own tuner file
+        # (`tuner/<KERASTUNER_TUNER_ID>.json`); a distributed search's chief saved `chief.json`.
+        if distributed_role() != "worker" and not tuner.oracle.trials and (path / TUNER_PROJECT / "oracle.json").is_file():
+            tuner.oracle.reload()
+    return tuner, printed.getvalue().strip()
+def run_trials(
+    train_config: TrainConfig, search_config: SearchConfig, path: Path, dataset: Dataset, *,
+    role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None, server: Any = None, identity: str = "",
+) -> tuple[keras_tuner.Tuner, list[dict[str, Any]]]:
+    """Runs (or, as the chief, serves through `server`) the trials left; returns the tuner and every trial's row.
+
+    Args:
+        train_config: The training settings of every trial.
+        search_config: Tuner, budget, objective and space.
+        path: The search folder, already checked and claimed.
+        dataset: The search's data.
+        role: `"local"` or `"chief"`.
+        say: Receives the header lines.
+        print_fn: Receives each trial's line; `None` prints none.
+        server: The chief's `ChiefServer`; `None` for a local search.
+        identity: The search's identity (`search_folder.search_identity`), which workers must send.
+    """
+    x_train, y_train, num_fit_samples = split_for_validation(dataset, train_config)
+    tuner, tuner_said = open_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
+    if tuner_said:
+        say(tuner_said)
+    tensorboard_dir = path / TENSORBOARD_DIR
+    if not any(tensorboard_dir.glob("events.out.tfevents*")):
+        names = [hp.name for hp in tuner.oracle.get_space().space]
+        write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
+    recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role=role)
+    if role == "chief":
+        tuner.oracle.recorder = recorder  # the chief trains nothing: its oracle hears of each trial
+    else:
+        tuner.recorder = recorder
+    say(
+        f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
+        f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
+        f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
+    )
+    if search_config.tuner == "hyperband":
+        note = hyperband_cap_note(search_config.max_trials, train_config.epochs, search_config.hyperband_factor)
+        if note:
+            say(note)
+    if role == "chief" and _search_is_over(tuner.oracle, search_config.max_trials):
+        say("chief: every trial has ended already; no oracle to serve")
+    elif role == "chief":
+        say(
+            f"chief: serving KerasTuner's oracle on {server.address.target} until every trial has ended (this process trains none); "
+            f"a worker silent for {server.heartbeat_timeout:g} s has its trial given to another worker"
+        )
+        tuner.oracle.verbose = 0  # the recorder prints the trial lines
+        tuner.save()
+        server.serve(tuner.oracle, identity)
+    else:
+        search_until_fatal(tuner, x_train, y_train, train_config)
+    return tuner, recorder.write(tuner.oracle.trials)
+
+
+def search_until_fatal(
+    tuner: keras_tuner.Tuner, x_train: Any, y_train: Any, train_config: TrainConfig, *, passed_on: tuple[type[Exception], ...] = (),
+) -> None:
+    """Runs KerasTuner's search; an error every trial would share ends it in one `SearchError` line.
+
+    `passed_on` names errors the caller handles itself (a worker's word from its chief).
+    """
+    try:
+        with compat.debug_tracebacks_off():
+            tuner.search(x_train, y_train, epochs=train_config.epochs, validation_split=train_config.validation_split, shuffle=True, verbose=0)
+    except (rundir.RunDirError, *passed_on):
+        raise  # A full or read-only disk: the CLI names the file.
+    except keras_tuner.errors.FatalError as error:
+        raise SearchError(f"the search stopped: {error} (every trial would fail the same way; fix it and start again, --overwrite replaces this folder)") from error
+
+
+def _search_is_over(oracle: Any, max_trials: int) -> bool:
+    """Whether a reloaded oracle has created its last trial and every trial has ended."""
+    return len(oracle.trials) >= max_trials and all(trial.status not in ("RUNNING", "IDLE") for trial in oracle.trials.values())

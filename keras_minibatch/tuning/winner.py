@@ -1,0 +1,70 @@
+"""A search's winner: picked from the completed trials, retrained on every training row, scored once.
+
+`pick_winner` takes the best completed trial (ties go to the earlier trial) and
+writes `best_hyperparameters.json`; `retrain_winner` retrains its
+hyperparameters on every training row (validation rows too), for the epochs at
+which the trial's objective peaked, then takes the search's only look at the
+test split and writes `model.keras` and `metrics.json`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from keras_minibatch.config import TrainConfig
+from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.runs import run_files
+from keras_minibatch.runs import rundir
+from keras_minibatch.training import report
+from keras_minibatch.training.core import Trainer
+from keras_minibatch.tuning.search_config import SearchConfig
+from keras_minibatch.tuning.search_result import SearchError
+from keras_minibatch.tuning.trial_config import train_config_for
+from keras_minibatch.tuning.trial_table import summarize_failures
+
+__all__ = ["BEST_HYPERPARAMETERS_FILE", "WINNER_RUN", "pick_winner", "retrain_winner"]
+
+BEST_HYPERPARAMETERS_FILE = run_files.BEST_HYPERPARAMETERS_FILE
+WINNER_RUN = run_files.WINNER_RUN
+
+
+def pick_winner(rows: list[dict[str, Any]], train_config: TrainConfig, search_config: SearchConfig, path: Path) -> tuple[dict[str, Any], TrainConfig]:
+    """Returns the best completed trial's row and its settings for retraining; writes `best_hyperparameters.json`."""
+    completed = [row for row in rows if row["status"] == "COMPLETED" and row["objective"] is not None]
+    if not completed:
+        raise SearchError(f"no trial completed ({summarize_failures(rows) or 'no trial ran'}); the trial table is in {path / run_files.TRIALS_JSON}")
+    sign = -1.0 if search_config.direction == "max" else 1.0
+    best = min(completed, key=lambda row: (sign * row["objective"], row["number"]))
+    retrain_epochs = best["best_epoch"] or train_config.epochs
+    winner_config = train_config_for(train_config, best["hyperparameters"]).replace(epochs=retrain_epochs)
+    rundir.write_json_atomic(path / BEST_HYPERPARAMETERS_FILE, {
+        "trial_id": best["trial_id"], "objective": search_config.objective, "value": best["objective"],
+        "hyperparameters": best["hyperparameters"], "train_config": winner_config.to_dict(),
+    })
+    return best, winner_config
+
+
+def retrain_winner(
+    best: dict[str, Any], winner_config: TrainConfig, dataset: Dataset, path: Path, rows: list[dict[str, Any]], search_config: SearchConfig,
+) -> tuple[keras.Model, dict[str, float]]:
+    """Retrains the winner on every training row (validation rows too), then takes the only look at the test split."""
+    # Without validation rows there is nothing for early stopping or the plug-ins to watch.
+    trainer = Trainer(winner_config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(dataset.y_train))
+    winner_logdir = path / run_files.TENSORBOARD_DIR / WINNER_RUN
+    outcome = trainer.train((dataset.x_train, dataset.y_train), epochs=winner_config.epochs, tensorboard_dir=winner_logdir, early_stopping=False, plugins=False)
+    if outcome.divergence:
+        raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {outcome.divergence}")
+    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)
+    report.write_test_scalars(winner_logdir, test_metrics, step=winner_config.epochs)
+    with rundir.atomic_path(path / run_files.MODEL_FILE) as temp_model_path:
+        trainer.model.save(temp_model_path)
+    num_completed = sum(row["status"] == "COMPLETED" and row["objective"] is not None for row in rows)
+    rundir.write_json_atomic(path / run_files.METRICS_FILE, {
+        **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
+        "retrain_epochs": winner_config.epochs, "num_trials": len(rows), "num_completed": num_completed,
+        "num_failed": len(rows) - num_completed, "failures": summarize_failures(rows) or None,
+    })
+    return trainer.model, test_metrics
