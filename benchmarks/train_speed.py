@@ -400,7 +400,7 @@ def run_train_startup(source: str) -> dict:
     """
     started = _LAUNCHED_AT.value or time.time()
     begin = time.perf_counter()
-    from keras_minibatch.cli.quiet import import_tensorflow_quietly
+    from keras_minibatch.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # As the command imports them: Keras without its optional extras.
     from keras_minibatch import TrainConfig, train_and_evaluate

@@ -87,7 +87,7 @@ def test_help_lists_the_key_flags(run_cli):
 def test_real_process_errors_before_importing_tensorflow(args):
     probe = (
         "import sys\n"
-        "from keras_minibatch import cli\n"
+        "from keras_minibatch.cli import main as cli\n"
         "try:\n"
         "    cli.run(['keras-minibatch', *sys.argv[1:]])\n"
         "finally:\n"

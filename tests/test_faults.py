@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as np_st
 
+from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import main as cli
+from keras_minibatch.cli.errors import UsageError
 from keras_minibatch.runs import rundir
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.config import TrainConfig
@@ -57,13 +59,13 @@ def test_random_flag_values_are_accepted_or_refused_in_one_line(clean_flags, cap
     flags.FLAGS.unparse_flags()
     try:
         cli._parse_flags(argv)
-        cli.build_config()
-        cli.build_search_config()
+        cli_flags.build_config()
+        cli_flags.build_search_config()
     except SystemExit as exit_:  # absl could not parse a value
         assert exit_.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("keras-minibatch: error: --")
-    except cli.UsageError as error:
+    except UsageError as error:
         message = str(error)
         assert "\n" not in message and message.startswith("--")
 

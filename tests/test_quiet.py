@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from keras_minibatch.cli.quiet import filter_chatter, hidden_modules
+from keras_minibatch.quiet import filter_chatter, hidden_modules
 
 
 def test_hidden_modules_fail_to_import_inside_the_block_only(tmp_path, monkeypatch):
@@ -45,8 +45,8 @@ def test_chatter_is_dropped_and_errors_are_kept():
 def test_commands_import_keras_without_scikit_learn_and_pyplot():
     probe = textwrap.dedent("""
         import sys
-        from keras_minibatch.cli import main as cli
-        cli._quiet_tensorflow()  # What every command runs before its work.
+        from keras_minibatch.cli import preflight
+        preflight.quiet_tensorflow()  # What every command runs before its work.
         loaded = [name for name in ("sklearn", "matplotlib") if name in sys.modules]
         assert "keras" in sys.modules and not loaded, loaded
         import matplotlib.pyplot, sklearn.datasets  # Still there when this package needs them.

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.cli.quiet import filter_chatter
+from keras_minibatch.quiet import filter_chatter
 from keras_minibatch.training.termination import Terminated
 
 DEFAULT_HOST = "127.0.0.1"

@@ -5,7 +5,6 @@ A strategy comparison's folder (`strategy_comparison`) gets the same treatment:
 allowed only for the same ones (each strategy's own search folder inside is
 checked by `check_search_dir` as usual).
 
-
 A search folder records in `search_config.json` a fingerprint of what makes its
 trials comparable: the objective, the search space, the training settings and the
 data. Resuming is allowed only when all four match (`max_trials` may differ, so a
