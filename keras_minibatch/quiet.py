@@ -1,6 +1,6 @@
 """Imports TensorFlow for a command: its start-up chatter out of the way, errors kept.
 
-TensorFlow 2.21's C++ core logs INFO lines (oneDNN, CPU features) through absl
+TensorFlow's C++ core logs INFO lines (oneDNN, CPU features) through absl
 *before* `TF_CPP_MIN_LOG_LEVEL` is read, straight to file descriptor 2. So the
 import runs with descriptor 2 captured in a temporary file; afterwards every line
 that is not INFO or WARNING chatter (errors, fatal messages, Python warnings,
@@ -63,7 +63,8 @@ def quiet_stderr() -> Iterator[None]:
 
 # Keras 3 imports these on `import keras` whenever they are installed, for features the
 # commands never use (`keras.wrappers` needs scikit-learn, `keras.visualization`
-# matplotlib.pyplot): 0.8 s and 85 MiB of every command's start-up and memory.
+# matplotlib.pyplot): a noticeable share of every command's start-up time and memory
+# (docs/performance.md).
 KERAS_OPTIONAL_IMPORTS = ("sklearn", "matplotlib")
 
 

@@ -18,7 +18,7 @@ _MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d
 
 def mnist_path(cache_dir: str | None) -> Path:
     """Returns the cached `mnist.npz`, downloading it only if the network answers."""
-    # Mirrors keras.src.backend.config (_KERAS_DIR) and keras.utils.get_file.
+    # Where Keras itself keeps it: KERAS_HOME, else ~/.keras (or /tmp/.keras), as keras.utils.get_file.
     if cache_dir is None:
         if "KERAS_HOME" in os.environ:
             cache_dir = os.environ["KERAS_HOME"]
