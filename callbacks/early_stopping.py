@@ -1,62 +1,58 @@
-"""Early stopping that decides like `keras.callbacks.EarlyStopping`, but loudly."""
+"""Early stopping that is `keras.callbacks.EarlyStopping` for Keras code, and says why it stopped."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras
 
+from callbacks.arguments import check, is_count, is_flag, is_real
+from callbacks.early_stopping_state import STATE_KEYS, read_state
+from callbacks.log_values import as_float
+from callbacks.monitor_direction import infer_mode
+from callbacks.stop_reasons import early_stopping_reason
+
 _MODES = ("auto", "min", "max")
-_STATE_KEYS = ("wait", "best", "best_epoch", "stopped_epoch")
 
 
 class MissingMonitorError(ValueError):
     """The monitored metric is not among the logged ones; the message lists those that are."""
 
-
-def _is_number(value: Any, kinds: tuple = (int, float)) -> bool:
-    return isinstance(value, kinds) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return _is_number(value, (int,)) and value >= 0
-
-
-def _format(value: float) -> str:
-    # As in Keras' progress bar: 4 decimals, scientific when tiny.
-    return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.4e}"
-
-
-def _check(name: str, value: Any, ok: bool, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"`{name}` ({value!r}) must be {expected}.")
+    def __init__(self, monitor: str, keys: list[str]) -> None:
+        super().__init__(f"EarlyStopping `monitor` ({monitor!r}) is not in the epoch logs; keys there: "
+                         f"{keys}. Pass one of them, or validation data for `val_*`.")
 
 
 class EarlyStopping(keras.callbacks.Callback):
     """Stops training when a monitored metric has stopped improving.
 
-    A drop-in for `keras.callbacks.EarlyStopping`: same arguments, same stop
-    epoch, same restored weights. As in Keras, `"auto"` minimizes `loss` and
-    otherwise follows the compiled metric of that name (accuracy and AUC go
-    up, errors go down); values are compared in `keras.ops`, in `floatx`; a
-    better value that does not beat `baseline` becomes the best but does not
-    restart patience (so one that keeps improving short of it never stops);
-    and the best weights are restored at the end of every run, stopped or not.
-    Unlike Keras:
+    A drop-in for `keras.callbacks.EarlyStopping`: the same arguments (names,
+    order, defaults), public attributes and methods, holding the same values
+    at every point of a `fit`; the same stop epoch and restored weights. As in
+    Keras, `"auto"` minimizes `loss` and otherwise follows the compiled metric
+    of that name; values are compared with `monitor_op` in `floatx`; a better
+    value that does not beat `baseline` becomes the best without restarting
+    patience; an unknown `mode` warns and falls back to `"auto"`. Unlike Keras:
 
     - A NaN value never becomes the best; it counts as no improvement (Keras
       keeps a NaN first value as its best, and nothing ever beats it).
     - A `monitor` missing from the logs raises `ValueError` listing the keys
-      there (Keras warns). Epochs without any `val_*` key are skipped, as with
-      `validation_freq`; a run that never logs `monitor` raises at its end.
-    - A bad argument raises `ValueError` (Keras may fall back silently).
+      there (Keras warns and skips the epoch). Epochs without any `val_*` key
+      are skipped silently (`validation_freq`); a run that never logs
+      `monitor` raises at its end.
+    - A one-element array (`keras.metrics.F1Score` of one output unit) reads
+      as its number, so `best` is a float; several numbers raise `ValueError`.
+    - It sets `stop_reason`, and `verbose=1` prints it with the stop.
+    - Arguments Keras would fail on later, or that mean nothing (a negative
+      `patience`, a NaN), raise `ValueError` at once.
 
     Args:
         monitor: Name of the quantity to watch, a key of the epoch logs.
             Defaults to `"val_loss"`.
         min_delta: How much a value must beat the best by, strictly, to count
-            as an improvement. Must be non-negative. Defaults to `0`.
+            as an improvement; its sign is ignored. Defaults to `0`.
         patience: Epochs without improvement after which training stops.
             Defaults to `0`.
         verbose: `1` prints why and when training stopped. Defaults to `0`.
@@ -65,15 +61,22 @@ class EarlyStopping(keras.callbacks.Callback):
         baseline: Value the metric must beat before patience restarts, or
             `None`. Defaults to `None`.
         restore_best_weights: Whether to load the weights of the best epoch at
-            the end of training. Defaults to `False`.
+            the end of training (stopped or not). Defaults to `False`.
         start_from_epoch: Epochs to ignore before monitoring starts (warm-up).
             Defaults to `0`.
 
     Attributes:
+        monitor_op: `keras.ops.less` or `keras.ops.greater` from the first
+            epoch's end; `None` before.
+        min_delta: As Keras stores it: its size, negated once `monitor_op` is
+            `keras.ops.less`.
         best: Best monitored value of the run, or `None`.
-        best_epoch: 0-based epoch of `best` (like the hooks' `epoch`), or `None`.
-        stopped_epoch: 0-based epoch at whose end training was stopped, or
-            `None` when it was not stopped.
+        best_epoch: 0-based epoch of `best` (or of `best_weights` before any
+            value improves); 0 before that.
+        best_weights: The weights to restore at the end, or `None`.
+        wait: Epochs since the last improvement.
+        stopped_epoch: 0-based epoch at whose end training was stopped, or 0
+            when it was not stopped (Keras never stops at epoch 0).
         stop_reason: One sentence on why training stopped, or `None`.
 
     Raises:
@@ -90,45 +93,49 @@ class EarlyStopping(keras.callbacks.Callback):
 
     def __init__(
         self,
-        monitor: str = "val_loss",
-        min_delta: float = 0,
-        patience: int = 0,
-        verbose: int = 0,
-        mode: str = "auto",
-        baseline: float | None = None,
-        restore_best_weights: bool = False,
-        start_from_epoch: int = 0,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
     ) -> None:
         super().__init__()
-        _check("monitor", monitor, isinstance(monitor, str) and monitor != "",
-               "a metric name such as 'val_loss'")
-        _check("min_delta", min_delta, _is_number(min_delta) and 0 <= min_delta < math.inf,
-               "a non-negative number; `mode` sets the direction")
-        _check("patience", patience, _is_count(patience), "a non-negative integer")
-        _check("verbose", verbose, _is_count(verbose), "a non-negative integer")
-        _check("mode", mode, mode in _MODES, f"one of {_MODES}")
-        _check("baseline", baseline, baseline is None
-               or (_is_number(baseline) and math.isfinite(baseline)), "a finite number or None")
-        _check("restore_best_weights", restore_best_weights,
-               isinstance(restore_best_weights, bool), "a bool")
-        _check("start_from_epoch", start_from_epoch, _is_count(start_from_epoch),
-               "a non-negative integer")
+        check("monitor", monitor, isinstance(monitor, str) and monitor != "", "a metric name such as 'val_loss'")
+        check("min_delta", min_delta, is_real(min_delta) and math.isfinite(min_delta), "a finite number")
+        check("patience", patience, is_count(patience), "a whole number >= 0")
+        check("verbose", verbose, is_count(verbose) or is_flag(verbose), "a whole number >= 0")
+        check("baseline", baseline, baseline is None or is_real(baseline), "a number or None")
+        check("restore_best_weights", restore_best_weights, is_flag(restore_best_weights), "a bool")
+        check("start_from_epoch", start_from_epoch, is_count(start_from_epoch), "a whole number >= 0")
+        if mode not in _MODES:  # As Keras does.
+            warnings.warn(f"EarlyStopping mode '{mode}' is unknown, fallback to auto mode.", stacklevel=2)
+            mode = "auto"
         self.monitor = monitor
-        self.min_delta = min_delta
-        self.patience = patience
-        self.verbose = verbose
         self.mode = mode
-        self.baseline = baseline
-        self.restore_best_weights = restore_best_weights
-        self.start_from_epoch = start_from_epoch
+        self.min_delta = abs(float(min_delta))
+        self.patience = int(patience)
+        self.verbose = int(verbose)
+        self.baseline = None if baseline is None else float(baseline)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.monitor_op = None
+        self.best = None
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+        self.best_weights = None
+        self.stop_reason: str | None = None
         self._resume: dict[str, Any] | None = None
-        self.on_train_begin()  # Sets the run state as it is before any `fit()`.
+        self._keys_seen: list[str] | None = None  # Those of the last epoch, for the error.
+        self._monitor_seen = False
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, JSON-native."""
-        names = ("monitor", "min_delta", "patience", "verbose", "mode", "baseline",
-                 "restore_best_weights", "start_from_epoch")
-        return {name: getattr(self, name) for name in names}
+        names = ("monitor", "patience", "verbose", "mode", "baseline", "restore_best_weights", "start_from_epoch")
+        return {"min_delta": abs(self.min_delta), **{name: getattr(self, name) for name in names}}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> EarlyStopping:
@@ -142,118 +149,101 @@ class EarlyStopping(keras.callbacks.Callback):
         `set_state`; without them, weights are restored only from an epoch that
         improves on the loaded `best`.
         """
-        return {key: getattr(self, key) for key in _STATE_KEYS}
-
-    @property
-    def best_weights(self) -> list | None:
-        """The weights of the best epoch so far (when `restore_best_weights`), or `None`."""
-        return self._best_weights
+        return {key: getattr(self, key) for key in STATE_KEYS}
 
     def set_state(self, state: dict[str, Any], best_weights: list | None = None) -> None:
         """Loads `get_state()` output; the next `fit()` continues from it, unstopped.
 
+        Checkpoints of earlier versions load too (see `read_state`).
+
         Args:
             state: Output of `get_state()`.
             best_weights: The `best_weights` saved with that state, if any.
-        """
-        if not isinstance(state, dict) or set(state) != set(_STATE_KEYS):
-            raise ValueError(f"`state` keys ({sorted(state) if isinstance(state, dict) else state!r}) must be {sorted(_STATE_KEYS)}.")
-        if not _is_count(state["wait"]):
-            raise ValueError(f"`state['wait']` ({state['wait']!r}) must be an integer >= 0.")
-        for key in ("best_epoch", "stopped_epoch"):
-            if state[key] is not None and not _is_count(state[key]):
-                raise ValueError(f"`state[{key!r}]` ({state[key]!r}) must be an integer >= 0 or None.")
-        if state["best"] is not None and not _is_number(state["best"]):
-            raise ValueError(f"`state['best']` ({state['best']!r}) must be a number or None.")
-        self._resume = {**state, "best_weights": best_weights}
-        for key in _STATE_KEYS:
-            setattr(self, key, state[key])
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        logs = logs or {}
+        Raises:
+            ValueError: When `state` is not what `get_state()` returns.
+        """
+        state = read_state(state)
+        self.wait, self.best = state["wait"], state["best"]
+        self.best_epoch, self.stopped_epoch = state["best_epoch"], state["stopped_epoch"]
+        self.best_weights = best_weights
+        self._resume = {**state, "best_weights": best_weights}
+
+    def on_train_begin(self, logs=None) -> None:
         resume, self._resume = self._resume or {}, None
         self.wait = resume.get("wait", 0)
-        self.best: float | None = resume.get("best")
-        self.best_epoch: int | None = resume.get("best_epoch")
-        self.stopped_epoch: int | None = None
-        self.stop_reason: str | None = None
-        self._best_weights: list | None = resume.get("best_weights")
-        self._direction: str | None = None  # Resolved once the metrics are built.
-        self._keys_seen: list[str] | None = None
-        self._monitor_seen = False
+        self.stopped_epoch = 0
+        self.best = resume.get("best")
+        self.best_weights = resume.get("best_weights")
+        self.best_epoch = resume.get("best_epoch", 0)
+        self.stop_reason = None
+        self._keys_seen, self._monitor_seen = None, False
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
         self._keys_seen = sorted(logs)
-        if self.monitor not in logs:
-            if self.monitor.startswith("val_") and not any(k.startswith("val_") for k in logs):
-                return  # No validation this epoch (`validation_freq`).
-            raise MissingMonitorError(self._missing_message())
+        current = self.get_monitor_value(logs)
+        if self.monitor_op is None:  # Once the model's metrics are built, as in Keras.
+            self._set_monitor_op()
+        if current is None:
+            return  # No validation this epoch.
         self._monitor_seen = True
-        if self._direction is None:
-            self._direction = self._infer_direction()
-        current = float(logs[self.monitor])
         if epoch < self.start_from_epoch:
             return
+        if self.restore_best_weights and self.best_weights is None and self.best is None:
+            # Until a value improves, the first monitored epoch's weights are the best.
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
-        if not math.isnan(current) and self._improves(current, self.best):
+        if not math.isnan(current) and self._is_improvement(current, self.best):
             self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
-                self._best_weights = self.model.get_weights()
-            if self.baseline is None or self._improves(current, self.baseline):
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._is_improvement(current, self.baseline):
                 self.wait = 0
         elif self.wait >= self.patience and epoch > 0:  # Keras never stops at epoch 0.
-            self.stopped_epoch, self.stop_reason = epoch, self._reason()
-            self.model.stop_training = True
+            self._stop(epoch)
 
-    def on_train_end(self, logs: dict | None = None) -> None:
-        logs = logs or {}
+    def on_train_end(self, logs=None) -> None:
         if self._keys_seen is not None and not self._monitor_seen:
-            raise MissingMonitorError(self._missing_message())
-        if self.stopped_epoch is not None and self.verbose > 0:
-            print(f"Epoch {self.stopped_epoch + 1}: early stopping: {self.stop_reason}.")
-        if self._best_weights is not None:
+            raise MissingMonitorError(self.monitor, self._keys_seen)
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            reason = f": {self.stop_reason}." if self.stop_reason else ""
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping{reason}")
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of epoch {self.best_epoch + 1}.")
-            self.model.set_weights(self._best_weights)
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
-    def _improves(self, value: float, reference: float | None) -> bool:
+    def get_monitor_value(self, logs):
+        """Returns the monitored value of `logs` as a float, or `None` for an epoch without validation.
+
+        Raises:
+            ValueError: When `monitor` is missing from logs that have it
+                (listing the keys there), or holds several numbers.
+        """
+        logs = logs or {}
+        if logs.get(self.monitor) is None:
+            if self.monitor.startswith("val_") and not any(key.startswith("val_") for key in logs):
+                return None  # `validation_freq` skips validation in some epochs.
+            raise MissingMonitorError(self.monitor, sorted(logs))
+        return as_float(logs[self.monitor], self.monitor)
+
+    def _set_monitor_op(self) -> None:
+        mode = infer_mode(self.model, self.monitor) if self.mode == "auto" else self.mode
+        self.monitor_op = keras.ops.less if mode == "min" else keras.ops.greater
+        if self.monitor_op is keras.ops.less:
+            self.min_delta *= -1  # Keras' sign convention: `monitor_op(value - min_delta, best)`.
+
+    def _is_improvement(self, value: float, reference: float | None) -> bool:
         if reference is None:
             return True
-        # `keras.ops` compares in `floatx`, as Keras does; Python floats would
-        # disagree with it when a change rounds to `min_delta`.
-        if self._direction == "min":
-            return bool(keras.ops.less(value + self.min_delta, reference))
-        return bool(keras.ops.greater(value - self.min_delta, reference))
+        # In `floatx`, as Keras does: Python floats disagree when a change rounds to `min_delta`.
+        return bool(self.monitor_op(value - self.min_delta, reference))
 
-    def _infer_direction(self) -> str:
-        if self.mode != "auto":
-            return self.mode
-        name = self.monitor.removeprefix("val_")
-        direction = "min" if name == "loss" else None
-        for container in getattr(self.model, "metrics", None) or []:
-            inner = getattr(container, "metrics", None)  # The compiled metrics.
-            for metric in inner if isinstance(inner, list) else []:
-                if metric.name == name and hasattr(metric, "_direction"):
-                    direction = "max" if metric._direction == "up" else "min"
-        if direction is None:
-            raise ValueError(
-                f"EarlyStopping cannot tell whether `monitor` ({self.monitor!r}) should go "
-                "up or down: no compiled metric says. Pass `mode='max'` or `mode='min'`."
-            )
-        return direction
-
-    def _reason(self) -> str:
-        epochs = f"{self.wait} epoch{'s' if self.wait != 1 else ''}"
-        if self.best is None:
-            return f"{self.monitor} was NaN for {epochs}"
-        if self.baseline is not None and not self._improves(self.best, self.baseline):
-            return (f"{self.monitor} did not beat baseline {self.baseline} by more than "
-                    f"{self.min_delta} in {epochs} "
-                    f"(best {_format(self.best)} at epoch {self.best_epoch + 1})")
-        return (f"{self.monitor} did not improve by more than {self.min_delta} for {epochs} "
-                f"after epoch {self.best_epoch + 1} (best {_format(self.best)})")
-
-    def _missing_message(self) -> str:
-        return (f"EarlyStopping `monitor` ({self.monitor!r}) is not in the epoch logs; keys "
-                f"there: {self._keys_seen}. Pass one of them, or validation data for `val_*`.")
+    def _stop(self, epoch: int) -> None:
+        self.stopped_epoch = epoch
+        missed = self.best is not None and self.baseline is not None and not self._is_improvement(self.best, self.baseline)
+        self.stop_reason = early_stopping_reason(
+            self.monitor, wait=self.wait, best=self.best, best_epoch=self.best_epoch, min_delta=self.min_delta,
+            missed_baseline=self.baseline if missed else None)
+        self.model.stop_training = True

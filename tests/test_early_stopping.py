@@ -1,9 +1,8 @@
-"""Tests for `callbacks.EarlyStopping`, side by side with Keras' own."""
+"""Tests for `callbacks.EarlyStopping`, side by side with `keras.callbacks.EarlyStopping`."""
 
 import copy
 import inspect
 import json
-import math
 
 import keras
 import numpy as np
@@ -25,25 +24,52 @@ def model():
     return model
 
 
-def drive(callback, model, monitor, values):
+def public_state(callback):
+    """The callback's public attributes, its best weights as the epoch marker `drive` set."""
+    state = {name: value for name, value in vars(callback).items() if not name.startswith("_") and name != "params"}
+    if state.get("best_weights") is not None:
+        state["best_weights"] = float(state["best_weights"][0].flat[0])
+    return state
+
+
+def drive(callback, model, monitor, values, trace=None):
     """Runs the epoch hooks as `fit` would; returns (stop epoch, weights marker).
 
     Before each epoch's end the weights are set to that epoch's index, so the
-    marker left at the end tells which epoch's weights were restored.
+    marker left at the end tells which epoch's weights were restored. With
+    `trace`, the public state after each hook is appended to it.
     """
+    record = (lambda: trace.append({**public_state(callback), "stop_training": model.stop_training})) if trace is not None else (lambda: None)
+    model.stop_training = False
+    record()  # As constructed.
     callback.set_model(model)
     callback.on_train_begin()
+    record()
     stopped = None
     for epoch, value in enumerate(values):
         model.set_weights([np.full_like(w, epoch) for w in model.get_weights()])
         model.stop_training = False
         callback.on_epoch_begin(epoch)
         callback.on_epoch_end(epoch, {"loss": 0.5, monitor: value})
+        record()
         if model.stop_training:
             stopped = epoch
             break
     callback.on_train_end()
+    record()
     return stopped, float(model.get_weights()[0].flat[0])
+
+
+def side_by_side(model, monitor, values, **kwargs):
+    """Drives Keras' class and ours through the same epochs; returns (theirs, ours) traces and callbacks."""
+    theirs, ours = keras.callbacks.EarlyStopping(monitor, **kwargs), EarlyStopping(monitor, **kwargs)
+    keras_trace, our_trace = [], []
+    keras_result = drive(theirs, model, monitor, values, keras_trace)
+    our_result = drive(ours, model, monitor, values, our_trace)
+    assert our_result == keras_result
+    # Ours has every attribute Keras' has, with its value; `stop_reason` is extra.
+    return keras_trace, [{name: state.get(name, "MISSING") for name in keras_state}
+                         for state, keras_state in zip(our_trace, keras_trace)], theirs, ours
 
 
 LOSS, ACCURACY = "val_loss", "val_accuracy"
@@ -58,6 +84,7 @@ CASES = [  # monitor, values per epoch, other arguments
                  id="min_delta_min"),
     # 0.7 + 0.1 < 0.8 in float64 but not in float32, where Keras compares.
     pytest.param(LOSS, [0.8, 0.7, 0.75], {"min_delta": 0.1}, id="min_delta_rounds_like_keras"),
+    pytest.param(LOSS, [1.0, 0.95, 0.85, 0.8], {"min_delta": -0.1}, id="negative_min_delta_counts_by_size"),
     pytest.param(ACCURACY, [0.5, 0.53, 0.6, 0.62, 0.64],
                  {"mode": "max", "patience": 2, "min_delta": 0.05}, id="min_delta_max"),
     pytest.param(ACCURACY, [0.5, 0.6, 0.55, 0.58], {"mode": "max"}, id="max_accuracy"),
@@ -89,25 +116,66 @@ CASES = [  # monitor, values per epoch, other arguments
                  id="restore_after_warm_up"),
     pytest.param(ACCURACY, [0.5, 0.9, 0.7, 0.8, 0.85],
                  {"mode": "max", "patience": 2, "restore_best_weights": True}, id="restore_max"),
+    pytest.param(LOSS, [np.float32(1.0), np.float64(0.9), np.float32(0.95)], {}, id="numpy_scalar_values"),
+    pytest.param(ACCURACY, [np.array([0.5]), np.array([0.6]), np.array([0.55])], {"mode": "max"},
+                 id="one_element_array_values"),
+    pytest.param(LOSS, [1.0, 0.9, 0.95, 0.96, 0.97],
+                 {"patience": np.int64(2), "min_delta": np.float32(0.01), "baseline": np.float64(2.0),
+                  "start_from_epoch": np.int64(1), "verbose": np.int64(0), "restore_best_weights": np.bool_(True)},
+                 id="numpy_scalar_arguments"),
 ]
 
 
 @pytest.mark.parametrize(("monitor", "values", "kwargs"), CASES)
-def test_stops_and_restores_like_keras(model, monitor, values, kwargs):
-    expected = drive(keras.callbacks.EarlyStopping(monitor, **kwargs), model, monitor, values)
-    ours = EarlyStopping(monitor, **kwargs)
+def test_every_attribute_matches_keras_after_every_hook(model, monitor, values, kwargs):
+    keras_trace, our_trace, _, _ = side_by_side(model, monitor, values, **kwargs)
 
-    assert drive(ours, model, monitor, values) == expected
-    assert ours.stopped_epoch == expected[0]
+    # One-element arrays: Keras keeps the array as `best`, ours its number; they compare equal.
+    assert our_trace == keras_trace
 
 
-def test_signature_matches_keras():
-    ours = inspect.signature(EarlyStopping).parameters
-    theirs = inspect.signature(keras.callbacks.EarlyStopping).parameters
+def test_get_monitor_value_matches_keras(model):
+    logs = {"loss": 0.5, "val_loss": 0.25}
 
-    assert [(p.name, p.default, p.kind) for p in ours.values()] == [
-        (p.name, p.default, p.kind) for p in theirs.values()
-    ]
+    assert EarlyStopping().get_monitor_value(logs) == keras.callbacks.EarlyStopping().get_monitor_value(logs)
+    assert EarlyStopping().get_monitor_value({"val_loss": np.array([0.25])}) == 0.25
+
+
+def test_signature_matches_keras_and_additions_are_keyword_only():
+    ours = list(inspect.signature(EarlyStopping).parameters.values())
+    theirs = list(inspect.signature(keras.callbacks.EarlyStopping).parameters.values())
+
+    assert [(p.name, p.default, p.kind) for p in ours[:len(theirs)]] == [
+        (p.name, p.default, p.kind) for p in theirs]
+    assert all(p.kind is p.KEYWORD_ONLY and p.default is not p.empty for p in ours[len(theirs):])
+
+
+def test_has_every_public_attribute_and_method_of_keras():
+    theirs, ours = keras.callbacks.EarlyStopping(), EarlyStopping()
+    theirs.on_train_begin()  # Keras sets `best_epoch` only here.
+
+    assert [name for name in dir(theirs) if not name.startswith("_") and not hasattr(ours, name)] == []
+
+
+def test_assigned_best_weights_are_restored_like_keras(model):
+    restored = []
+    for cls in (keras.callbacks.EarlyStopping, EarlyStopping):
+        callback = cls(restore_best_weights=True)
+        callback.set_model(model)
+        callback.on_train_begin()
+        callback.on_epoch_end(0, {"val_loss": 1.0})
+        callback.best_weights = [np.full_like(w, 7.0) for w in model.get_weights()]
+        callback.on_train_end()
+        restored.append(float(model.get_weights()[0].flat[0]))
+
+    assert restored == [7.0, 7.0]
+
+
+def test_unknown_mode_warns_and_falls_back_to_auto_like_keras():
+    with pytest.warns(UserWarning, match="mode 'maximum' is unknown, fallback to auto mode"):
+        ours = EarlyStopping(mode="maximum")
+
+    assert ours.mode == "auto"
 
 
 def test_nan_first_value_never_becomes_best(model):
@@ -121,12 +189,13 @@ def test_nan_first_value_never_becomes_best(model):
     assert (ours_stop, ours.best, ours.best_epoch) == (2, 1.0, 1)
 
 
-def test_all_nan_stops_without_best_or_restore(model):
+def test_all_nan_stops_without_best_and_restores_the_first_epoch_like_keras(model):
     ours = EarlyStopping(patience=1, restore_best_weights=True)
 
     stopped, marker = drive(ours, model, "val_loss", [NAN, NAN, NAN])
 
-    assert (stopped, marker, ours.best, ours.best_epoch) == (1, 1.0, None, None)
+    # Keras too restores the first monitored epoch's weights when nothing improves.
+    assert (stopped, marker, ours.best, ours.best_epoch) == (1, 0.0, None, 0)
     assert ours.stop_reason == "val_loss was NaN for 2 epochs"
 
 
@@ -141,28 +210,28 @@ def test_reports_best_and_stop_reason(model):
 
 
 def test_stop_reason_names_unmet_baseline(model):
-    ours = EarlyStopping(patience=1, baseline=0.2)
+    ours = EarlyStopping(patience=1, baseline=0.2, min_delta=0.05)
 
     drive(ours, model, "val_loss", [1.0, 0.5, 0.7])
 
     assert ours.stop_reason == (
-        "val_loss did not beat baseline 0.2 by more than 0 in 3 epochs (best 0.5000 at epoch 2)")
+        "val_loss did not beat baseline 0.2 by more than 0.05 in 3 epochs (best 0.5000 at epoch 2)")
 
 
-def test_not_stopping_leaves_stop_fields_none(model):
+def test_not_stopping_leaves_stopped_epoch_0_like_keras(model):
     ours = EarlyStopping(patience=1)
 
     drive(ours, model, "val_loss", [1.0, 0.9, 0.8])
 
-    assert (ours.stopped_epoch, ours.stop_reason, ours.best_epoch) == (None, None, 2)
+    assert (ours.stopped_epoch, ours.stop_reason, ours.best_epoch) == (0, None, 2)
 
 
-def test_verbose_prints_reason_at_stop(model, capsys):
+def test_verbose_prints_keras_lines_with_the_reason(model, capsys):
     drive(EarlyStopping(verbose=1, restore_best_weights=True), model, "val_loss", [1.0, 1.5])
 
     assert capsys.readouterr().out == (
         "Epoch 2: early stopping: val_loss did not improve by more than 0 for 1 epoch "
-        "after epoch 1 (best 1.0000).\nRestoring model weights from the end of epoch 1.\n"
+        "after epoch 1 (best 1.0000).\nRestoring model weights from the end of the best epoch: 1.\n"
     )
 
 
@@ -175,6 +244,13 @@ def test_missing_monitor_raises_listing_keys(model):
         ours.on_epoch_end(0, {"loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5})
 
 
+def test_several_numbers_raise_saying_how_to_get_one(model):
+    ours = EarlyStopping(monitor="val_f1", mode="max")
+
+    with pytest.raises(ValueError, match=r"`val_f1` logged array\(\[0.5, 0.6\]\), not one number.*average="):
+        ours.get_monitor_value({"val_f1": np.array([0.5, 0.6])})
+
+
 def test_epoch_without_validation_is_skipped(model):
     ours = EarlyStopping()
     ours.set_model(model)
@@ -183,7 +259,7 @@ def test_epoch_without_validation_is_skipped(model):
     ours.on_epoch_end(0, {"loss": 1.0})
     ours.on_epoch_end(1, {"loss": 0.9, "val_loss": 2.0})
 
-    assert (ours.best, ours.best_epoch) == (2.0, 1)
+    assert (ours.best, ours.best_epoch, ours.monitor_op) == (2.0, 1, keras.ops.less)
 
 
 def test_run_that_never_logs_monitor_raises_at_end(model):
@@ -218,13 +294,25 @@ def test_state_resumes_a_run(model):
     resumed.on_train_begin()
     resumed.on_epoch_end(3, {"val_loss": 0.96})
 
-    assert state == {"wait": 1, "best": 0.9, "best_epoch": 1, "stopped_epoch": None}
+    assert state == {"wait": 1, "best": 0.9, "best_epoch": 1, "stopped_epoch": 0}
     assert resumed.get_state() == whole.get_state() == {
         "wait": 2, "best": 0.9, "best_epoch": 1, "stopped_epoch": 3}
 
 
+def test_state_saved_by_earlier_versions_still_resumes(model):
+    # Earlier versions saved None for an epoch not reached yet.
+    ours = EarlyStopping(patience=1)
+    ours.set_state({"wait": 0, "best": None, "best_epoch": None, "stopped_epoch": None})
+    ours.set_model(model)
+
+    ours.on_train_begin()
+    ours.on_epoch_end(2, {"val_loss": 0.5})
+
+    assert ours.get_state() == {"wait": 0, "best": 0.5, "best_epoch": 2, "stopped_epoch": 0}
+
+
 def test_set_state_rejects_unknown_keys():
-    with pytest.raises(ValueError, match=r"`state` keys \(\['wait'\]\) must be"):
+    with pytest.raises(ValueError, match=r"`state` \(\['wait'\]\) must be a dict with the keys"):
         EarlyStopping().set_state({"wait": 0})
 
 
@@ -234,11 +322,12 @@ def test_new_run_resets_state(model):
 
     drive(ours, model, "val_loss", [3.0, 2.5])
 
-    assert (ours.best, ours.best_epoch, ours.stopped_epoch) == (2.5, 1, None)
+    assert (ours.best, ours.best_epoch, ours.stopped_epoch, ours.stop_reason) == (2.5, 1, 0, None)
 
 
-def test_config_json_round_trip():
+def test_config_json_round_trip_after_a_run(model):
     ours = EarlyStopping("val_accuracy", 0.01, 3, 1, "max", 0.5, True, 2)
+    drive(EarlyStopping("val_loss", min_delta=0.01), model, "val_loss", [1.0])  # `min_delta` turns negative.
 
     config = json.loads(json.dumps(ours.get_config()))
 
@@ -248,6 +337,12 @@ def test_config_json_round_trip():
     }
 
 
+def test_config_is_json_native_for_numpy_arguments():
+    ours = EarlyStopping(patience=np.int64(3), min_delta=np.float32(0.5), baseline=np.float64(1.0))
+
+    assert json.loads(json.dumps(ours.get_config()))["patience"] == 3
+
+
 def test_deepcopy_is_independent(model):
     ours = EarlyStopping(patience=1, restore_best_weights=True)
     clone = copy.deepcopy(ours)
@@ -255,23 +350,21 @@ def test_deepcopy_is_independent(model):
     drive(ours, model, "val_loss", [1.0, 2.0])
 
     assert clone.get_config() == ours.get_config()
-    assert (clone.best, clone.stopped_epoch, ours.stopped_epoch) == (None, None, 1)
+    assert (clone.best, clone.stopped_epoch, ours.stopped_epoch) == (None, 0, 1)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"monitor": ""}, r"`monitor` \(''\) must be a metric name"),
-        ({"min_delta": -0.1}, r"`min_delta` \(-0.1\) must be a non-negative number"),
-        ({"min_delta": NAN}, r"`min_delta` \(nan\) must be a non-negative number"),
-        ({"min_delta": "0"}, r"`min_delta` \('0'\) must be a non-negative number"),
-        ({"patience": -1}, r"`patience` \(-1\) must be a non-negative integer"),
-        ({"patience": 1.5}, r"`patience` \(1.5\) must be a non-negative integer"),
-        ({"verbose": -1}, r"`verbose` \(-1\) must be a non-negative integer"),
-        ({"mode": "maximum"}, r"`mode` \('maximum'\) must be one of \('auto', 'min', 'max'\)"),
-        ({"baseline": math.inf}, r"`baseline` \(inf\) must be a finite number or None"),
+        ({"min_delta": NAN}, r"`min_delta` \(nan\) must be a finite number"),
+        ({"min_delta": "0"}, r"`min_delta` \('0'\) must be a finite number"),
+        ({"patience": -1}, r"`patience` \(-1\) must be a whole number >= 0"),
+        ({"patience": 1.5}, r"`patience` \(1.5\) must be a whole number >= 0"),
+        ({"verbose": -1}, r"`verbose` \(-1\) must be a whole number >= 0"),
+        ({"baseline": NAN}, r"`baseline` \(nan\) must be a number or None"),
         ({"restore_best_weights": "yes"}, r"`restore_best_weights` \('yes'\) must be a bool"),
-        ({"start_from_epoch": -1}, r"`start_from_epoch` \(-1\) must be a non-negative integer"),
+        ({"start_from_epoch": -1}, r"`start_from_epoch` \(-1\) must be a whole number >= 0"),
     ],
 )
 def test_bad_argument_raises(kwargs, message):
@@ -298,3 +391,37 @@ def test_fit_stops_early_and_restores_best_weights():
     assert (stopper.best_epoch, stopper.stopped_epoch) == (0, 2)
     for restored, best in zip(model.get_weights(), epoch_weights[0]):
         np.testing.assert_array_equal(restored, best)
+
+
+def fit_side_by_side(metrics, monitor, epochs, **fit_kwargs):
+    """One real `fit` with Keras' class and ours watching the same logs; returns (theirs, ours, history)."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5), loss="binary_crossentropy", metrics=metrics)
+    theirs = keras.callbacks.EarlyStopping(monitor, patience=1, min_delta=0.02)
+    ours = EarlyStopping(monitor, patience=1, min_delta=0.02)
+    history = model.fit(x[:24], y[:24], validation_data=(x[24:], y[24:]), batch_size=8, epochs=epochs,
+                        verbose=0, callbacks=[theirs, ours], **fit_kwargs)
+    return theirs, ours, history.history
+
+
+def decisions(callback):
+    return (callback.monitor_op, callback.min_delta, callback.wait, callback.stopped_epoch, callback.best_epoch)
+
+
+def test_f1_score_array_metric_in_a_real_fit_decides_like_keras():
+    theirs, ours, history = fit_side_by_side([keras.metrics.F1Score(name="f1")], "val_f1", epochs=6)
+
+    assert isinstance(theirs.best, np.ndarray) and theirs.best.shape == (1,)  # F1Score logs array([f]).
+    assert decisions(ours) == decisions(theirs) and ours.monitor_op is keras.ops.greater
+    assert ours.best == float(theirs.best[0])
+
+
+def test_validation_freq_2_in_a_real_fit_decides_like_keras():
+    theirs, ours, history = fit_side_by_side(["accuracy"], "val_loss", epochs=8, validation_freq=2)
+
+    assert len(history["val_loss"]) < len(history["loss"])
+    assert decisions(ours) == decisions(theirs) and ours.best == theirs.best
