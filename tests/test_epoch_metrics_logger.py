@@ -4,6 +4,7 @@ import copy
 import csv
 import json
 import types
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -110,11 +111,48 @@ def test_writes_csv_with_header_nan_and_empty_missing_cells(clock, tmp_path):
     ]
 
 
-def test_csv_rejects_a_column_added_later(clock, tmp_path):
-    logger = EpochMetricsLogger(str(tmp_path / "metrics.csv"), verbose=0)
+def test_csv_adds_a_column_a_later_epoch_brings(clock, tmp_path):
+    path = tmp_path / "metrics.csv"
 
-    with pytest.raises(ValueError, match=r"Epoch 2 logged \['val_loss'\], which are not columns"):
-        run(logger, [{"loss": 1.0}, {"loss": 0.5, "val_loss": 2.0}])
+    run(EpochMetricsLogger(str(path), verbose=0), [{"loss": 1.0}, {"loss": 0.5, "val_loss": 2.0}, {"loss": 0.25}])
+
+    assert path.read_text().splitlines() == [
+        "epoch,loss,val_loss,epoch_seconds,steps_per_second",
+        "1,1.0,,2.0,5.0",
+        "2,0.5,2.0,2.0,5.0",
+        "3,0.25,,2.0,5.0",
+    ]
+
+
+def test_a_metric_missing_after_an_earlier_epoch_is_none(clock, tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    logger = EpochMetricsLogger(str(path))
+
+    run(logger, [{"loss": 1.0, "val_loss": 2.0}, {"loss": 0.5}])
+
+    assert [json.loads(line)["val_loss"] for line in path.read_text().splitlines()] == [2.0, None]
+    assert logger.history[1]["val_loss"] is None
+    assert capsys.readouterr().out.splitlines()[1] == "epoch 2/10  loss 0.5000  time 2.00s  5 steps/s"
+
+
+def test_per_class_metrics_are_numbers_or_lists(clock, tmp_path, capsys):
+    path = tmp_path / "metrics.csv"
+    logger = EpochMetricsLogger(str(path))
+
+    run(logger, [{"f1": np.array([0.5], dtype="float32"), "per_class": np.array([0.25, np.nan])}])
+
+    assert (logger.history[0]["f1"], logger.history[0]["per_class"][0]) == (0.5, 0.25)
+    assert "f1 0.5000  per_class [0.2500, nan]" in capsys.readouterr().out
+    with open(path, newline="") as file:
+        assert next(csv.DictReader(file))["per_class"] == "[0.25, NaN]"
+
+
+def test_json_lists_hold_null_for_nan(clock, tmp_path):
+    path = tmp_path / "metrics.jsonl"
+
+    run(EpochMetricsLogger(str(path), verbose=0), [{"per_class": np.array([0.25, np.inf])}])
+
+    assert json.loads(path.read_text())["per_class"] == [0.25, None]
 
 
 def test_each_line_is_on_disk_before_training_ends(clock, tmp_path):
@@ -171,6 +209,40 @@ def test_config_json_round_trip():
         "filename": "runs/metrics.csv", "num_samples": 100, "verbose": 0, "append": True}
 
 
+@pytest.mark.parametrize(("name", "torn"), [("metrics.jsonl", '{"epoch": 2, "loss": 0.7'), ("metrics.csv", "2,0.7")])
+def test_append_drops_a_torn_last_line(clock, tmp_path, name, torn):
+    path = tmp_path / name
+    run(EpochMetricsLogger(str(path), verbose=0), [{"loss": 1.0}])
+    with open(path, "a") as file:
+        file.write(torn)  # A process killed while writing epoch 2.
+
+    run(EpochMetricsLogger(str(path), verbose=0, append=True), [{"loss": 0.5}], first_epoch=1)
+
+    assert path.read_text().splitlines()[-2:] == (
+        ["1,1.0,2.0,5.0", "2,0.5,2.0,5.0"] if name.endswith(".csv") else [
+            '{"epoch": 1, "loss": 1.0, "epoch_seconds": 2.0, "steps_per_second": 5.0}',
+            '{"epoch": 2, "loss": 0.5, "epoch_seconds": 2.0, "steps_per_second": 5.0}'])
+
+
+def test_a_second_logger_on_an_open_file_is_refused(clock, tmp_path):
+    path = str(tmp_path / "metrics.jsonl")
+    first, second = EpochMetricsLogger(path, verbose=0), EpochMetricsLogger(path, verbose=0, append=True)
+    first.on_train_begin()
+
+    with pytest.raises(ValueError, match="is already written by another EpochMetricsLogger"):
+        second.on_train_begin()
+    first.close()
+    run(second, [{"loss": 1.0}])  # Once the first is closed.
+    assert json.loads(Path(path).read_text())["loss"] == 1.0
+
+
+def test_numpy_scalar_arguments_are_accepted():
+    logger = EpochMetricsLogger(num_samples=np.int64(100), verbose=np.int64(0), append=np.bool_(False))
+
+    assert json.loads(json.dumps(logger.get_config())) == {
+        "filename": None, "num_samples": 100, "verbose": 0, "append": False}
+
+
 def test_deepcopy_after_a_run_copies_no_open_file(clock, tmp_path):
     logger = EpochMetricsLogger(str(tmp_path / "metrics.jsonl"), verbose=0)
     run(logger, [{"loss": 1.0}])
@@ -191,6 +263,7 @@ def test_deepcopy_after_a_run_copies_no_open_file(clock, tmp_path):
         ({"num_samples": 1.5}, r"`num_samples` \(1.5\) must be a positive integer or None"),
         ({"verbose": -1}, r"`verbose` \(-1\) must be a non-negative integer"),
         ({"append": "yes"}, r"`append` \('yes'\) must be a bool"),
+        ({"num_samples": np.float64(1.5)}, r"`num_samples` \(np.float64\(1.5\)\) must be a positive integer or None"),
     ],
 )
 def test_bad_argument_raises(kwargs, message):
@@ -261,3 +334,24 @@ def test_fit_writes_one_csv_row_per_epoch(tmp_path):
         "epoch", "loss", "mae", "val_loss", "val_mae", "epoch_seconds", "steps_per_second"]
     assert [row["epoch"] for row in rows] == ["1", "2"]
     assert all(float(row["steps_per_second"]) > 0 for row in rows)
+
+
+def test_f1_score_and_validation_freq_in_a_real_fit(tmp_path):
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(24, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[keras.metrics.F1Score(name="f1")])
+    csv_path, json_path = tmp_path / "metrics.csv", tmp_path / "metrics.jsonl"
+    loggers = [EpochMetricsLogger(str(csv_path), verbose=0), EpochMetricsLogger(str(json_path), verbose=0)]
+
+    model.fit(x[:16], y[:16], validation_data=(x[16:], y[16:]), validation_freq=2, batch_size=8, epochs=3,
+              verbose=0, callbacks=loggers)
+
+    with open(csv_path, newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [row["val_f1"] != "" for row in rows] == [False, True, False]
+    assert all(0 <= float(row["f1"]) <= 1 for row in rows)
+    rows = [json.loads(line) for line in json_path.read_text().splitlines()]
+    assert ["val_f1" in row for row in rows] == [False, True, True] and rows[2]["val_f1"] is None
+    assert isinstance(rows[0]["f1"], float)
