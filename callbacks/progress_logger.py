@@ -7,6 +7,8 @@ from typing import Any
 
 import keras
 
+from callbacks.arguments import check, is_real
+
 
 def format_duration(seconds: float) -> str:
     """Returns `"1:02:03"` or `"2:03"` for a number of seconds."""
@@ -28,6 +30,7 @@ class ProgressLogger(keras.callbacks.Callback):
     batch hook runs off the training loop.
 
     Example line: `epoch 1/10  12,000/60,000 steps (20%)  0:40 left in epoch, 7:20 in run`
+    (steps are batches, within the epoch, also under `steps_per_execution`).
 
     Args:
         interval: Seconds between two lines. Defaults to `10.0`.
@@ -37,9 +40,8 @@ class ProgressLogger(keras.callbacks.Callback):
 
     def __init__(self, interval: float = 10.0) -> None:
         super().__init__()
-        if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not interval > 0:
-            raise ValueError(f"`interval` ({interval!r}) must be a number of seconds > 0.")
-        self.interval = interval
+        check("interval", interval, is_real(interval) and interval > 0, "a number of seconds > 0")
+        self.interval = float(interval)
         self.on_train_begin()
 
     def get_config(self) -> dict[str, Any]:
@@ -67,7 +69,9 @@ class ProgressLogger(keras.callbacks.Callback):
         self._last_line = now
         params = self.params or {}
         steps, epochs = params.get("steps"), params.get("epochs")
-        done = batch + 1
+        # With `steps_per_execution` > 1, `batch` is the last of the step's batches, counted
+        # as if the step were full: the epoch's last step may end past its last batch.
+        done = min(batch + 1, steps) if steps else batch + 1
         elapsed = now - self._epoch_start
         parts = [f"epoch {self._epoch + 1}/{epochs}" if epochs else f"epoch {self._epoch + 1}"]
         if steps:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
+
+from callbacks.log_values import all_finite, loggable
+from callbacks.stop_reasons import non_finite_reason
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
@@ -21,6 +23,10 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Batch logs hold the running mean of the epoch so far, so the first batch
     whose mean is not finite is the first batch whose own loss was not finite.
+    With `steps_per_execution` > 1 Keras logs once per step of several
+    batches: `batch` is then the step's last batch within the epoch, and
+    `stop_reason` names the step's batches, any of which may be the bad one.
+    A monitored value of several numbers stops when any is not finite.
 
     Args:
         monitor: The key watched in the batch logs. Defaults to `"loss"`.
@@ -52,32 +58,34 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         return cls(**config)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        logs = logs or {}
         self.epoch: int | None = None
         self.batch: int | None = None
-        self.value: float | None = None
+        self.value: float | list[float] | None = None
         self.stop_reason: str | None = None
         self._current_epoch = 0
+        self._next_batch = 0  # The first batch of the next step.
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
         self._current_epoch = epoch
+        self._next_batch = 0
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        if self.stop_reason is not None or self.monitor not in logs:
+        # With `steps_per_execution` > 1 one call runs several batches and `batch` is the
+        # last of them, counted as if the step were full (the epoch's last may overshoot).
+        steps = (self.params or {}).get("steps")
+        first, last = self._next_batch, min(batch, steps - 1) if steps else batch
+        self._next_batch = batch + 1
+        if self.stop_reason is not None or self.monitor not in logs or all_finite(logs[self.monitor]):
             return
-        value = float(logs[self.monitor])
-        if not math.isfinite(value):
-            self.epoch, self.batch, self.value = self._current_epoch, batch, value
-            self.stop_reason = f"{self.monitor} became {value} at epoch {self._current_epoch + 1}, batch {batch + 1}"
-            self.model.stop_training = True
+        self.epoch, self.batch, self.value = self._current_epoch, last, loggable(logs[self.monitor])
+        self.stop_reason = non_finite_reason(self.monitor, self.value, epoch=self.epoch, first_batch=first, last_batch=last)
+        self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         # A safety net when batch logs lack the key (a custom train_step, say).
-        value = logs.get(self.monitor)
-        if self.stop_reason is None and value is not None and not math.isfinite(float(value)):
-            self.epoch, self.value = epoch, float(value)
-            self.stop_reason = f"{self.monitor} became {float(value)} during epoch {epoch + 1}"
+        if self.stop_reason is None and self.monitor in logs and not all_finite(logs[self.monitor]):
+            self.epoch, self.value = epoch, loggable(logs[self.monitor])
+            self.stop_reason = non_finite_reason(self.monitor, self.value, epoch=epoch, first_batch=None, last_batch=None)
             self.model.stop_training = True

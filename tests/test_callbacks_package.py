@@ -57,3 +57,25 @@ def test_never_blocks_the_training_loop(name):
                   if getattr(cls, hook) is not getattr(keras.callbacks.Callback, hook)]
 
     assert batch_hooks and overridden == []
+
+
+def test_all_of_them_in_one_real_fit_with_a_per_class_metric_and_validation_freq(tmp_path, capsys):
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(24, 3)).astype("float32")
+    y = (x[:, :1] > 0).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    # F1Score logs array([f]); validation every other epoch; two batches per call.
+    model.compile("sgd", "binary_crossentropy", metrics=[keras.metrics.F1Score(name="f1")], steps_per_execution=2)
+    stopper = callbacks.EarlyStopping("val_f1", patience=5)
+    logger = callbacks.EpochMetricsLogger(str(tmp_path / "epochs.csv"), verbose=0)
+    guard = callbacks.StopOnNonFiniteLoss("f1")
+
+    history = model.fit(x[:16], y[:16], validation_data=(x[16:], y[16:]), validation_freq=2, batch_size=8,
+                        epochs=4, verbose=0, callbacks=[stopper, logger, guard, callbacks.ProgressLogger(1e-9)])
+
+    assert len(history.history["loss"]) == 4 and guard.stop_reason is None
+    assert stopper.best == max(float(value[0]) for value in history.history["val_f1"])
+    assert [row.get("val_f1") is None for row in logger.history] == [True, False, True, False]
+    assert "2/2 steps (100%)" in capsys.readouterr().out

@@ -59,3 +59,33 @@ def test_long_epochs_of_a_real_run_show_progress_lines(tmp_path):
     progress = [line for line in buffer.getvalue().splitlines() if "steps (" in line]
     assert progress and "left in epoch" in progress[-1]
     assert "\r" not in buffer.getvalue()
+
+
+def test_steps_per_execution_past_the_epoch_end_reports_the_epochs_last_batch(capsys):
+    logger = ProgressLogger(interval=1e-9)
+    logger.set_params({"epochs": 1, "steps": 7})
+    logger.on_epoch_begin(0)
+
+    logger.on_train_batch_end(99)  # Keras counts a step of 100 batches as if it were full.
+
+    assert capsys.readouterr().out.startswith("epoch 1/1  7/7 steps (100%)  0:00 left in epoch")
+
+
+def test_steps_per_execution_in_a_real_fit_counts_batches_within_the_epoch(capsys):
+    import keras
+    import numpy as np
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse", steps_per_execution=4)
+    x = np.zeros((14, 2), dtype="float32")
+
+    model.fit(x, x[:, :1], batch_size=2, epochs=2, verbose=0, callbacks=[ProgressLogger(interval=1e-9)])
+
+    counts = [line.split()[2] for line in capsys.readouterr().out.splitlines()]
+    assert counts == ["4/7", "7/7", "4/7", "7/7"]
+
+
+def test_numpy_interval_is_accepted():
+    import numpy as np
+
+    assert ProgressLogger(interval=np.float32(2.5)).get_config() == {"interval": 2.5}

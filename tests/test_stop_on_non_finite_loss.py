@@ -83,3 +83,42 @@ def test_stops_a_real_fit_that_diverges():
     history = model.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0, callbacks=[guard])
     assert guard.epoch == 0 and guard.batch == 5  # rows 40..47
     assert len(history.history["loss"]) == 1
+
+
+def test_steps_per_execution_names_the_batches_of_the_bad_step():
+    guard = make_guard()
+    guard.set_params({"epochs": 1, "steps": 7})
+    guard.on_epoch_begin(0)
+    guard.on_train_batch_end(3, {"loss": 0.5})
+
+    guard.on_train_batch_end(7, {"loss": float("nan")})  # Batches 4..7 of a 7-batch epoch, counted as full.
+
+    assert (guard.epoch, guard.batch) == (0, 6)
+    assert guard.stop_reason == "loss became nan at epoch 1, batch 7 (one of batches 5-7, run in one step)"
+
+
+def test_one_element_array_values_are_read_as_numbers():
+    guard = StopOnNonFiniteLoss(monitor="f1")
+    guard.set_model(_FakeModel())
+    guard.on_train_begin()
+    guard.on_train_batch_end(0, {"f1": np.array([0.5])})
+    assert guard.stop_reason is None
+
+    guard.on_train_batch_end(1, {"f1": np.array([np.inf])})
+
+    assert guard.stop_reason == "f1 became inf at epoch 1, batch 2" and guard.value == float("inf")
+
+
+def test_stops_a_real_fit_under_steps_per_execution_within_the_epoch():
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(14, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    x[10, 0] = np.nan  # batch 6 of 7 (rows 10, 11)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy", steps_per_execution=4)
+    guard = StopOnNonFiniteLoss()
+
+    model.fit(x, y, batch_size=2, epochs=3, shuffle=False, verbose=0, callbacks=[guard])
+
+    assert (guard.epoch, guard.batch) == (0, 6)
+    assert guard.stop_reason == "loss became nan at epoch 1, batch 7 (one of batches 5-7, run in one step)"
