@@ -61,6 +61,8 @@ def loggable(value: Any) -> Any:
 
 def all_finite(value: Any) -> bool:
     """Whether every number in a log value is finite (a value that is not numeric counts as finite)."""
+    if isinstance(value, (int, float)):  # What Keras logs almost always: the quick path for batch hooks.
+        return math.isfinite(value)
     array = _array(value)
     return not _is_numeric(array) or bool(np.all(np.isfinite(array)))
 

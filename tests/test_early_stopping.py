@@ -326,14 +326,15 @@ def test_new_run_resets_state(model):
 
 
 def test_config_json_round_trip_after_a_run(model):
-    ours = EarlyStopping("val_accuracy", 0.01, 3, 1, "max", 0.5, True, 2)
-    drive(EarlyStopping("val_loss", min_delta=0.01), model, "val_loss", [1.0])  # `min_delta` turns negative.
+    ours = EarlyStopping("val_loss", 0.01, 3, 1, "min", 0.5, True, 2)
+    drive(ours, model, "val_loss", [1.0])
 
     config = json.loads(json.dumps(ours.get_config()))
 
+    assert ours.min_delta == -0.01  # As Keras stores it once `monitor_op` is `less`.
     assert EarlyStopping.from_config(config).get_config() == ours.get_config() == {
-        "monitor": "val_accuracy", "min_delta": 0.01, "patience": 3, "verbose": 1,
-        "mode": "max", "baseline": 0.5, "restore_best_weights": True, "start_from_epoch": 2,
+        "monitor": "val_loss", "min_delta": 0.01, "patience": 3, "verbose": 1,
+        "mode": "min", "baseline": 0.5, "restore_best_weights": True, "start_from_epoch": 2,
     }
 
 
