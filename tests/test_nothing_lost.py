@@ -22,7 +22,9 @@ def run_cli(*args, cwd=None, timeout=300, umask=None):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
         [sys.executable, "-m", "keras_minibatch", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout,
-        preexec_fn=(lambda: os.umask(umask)) if umask is not None else None,
+        # `umask=`, not a preexec_fn: a Python-level fork hook in a test process that has loaded
+        # gRPC (the distributed-search tests do) can abort the child before it starts.
+        umask=-1 if umask is None else umask,
     )
 
 
