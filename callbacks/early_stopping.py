@@ -166,6 +166,7 @@ class EarlyStopping(keras.callbacks.Callback):
         state = read_state(state)
         self.wait, self.best = state["wait"], state["best"]
         self.best_epoch, self.stopped_epoch = state["best_epoch"], state["stopped_epoch"]
+        self.stop_reason = state["stop_reason"]  # set when the saved run had stopped
         self.best_weights = best_weights
         self._resume = {**state, "best_weights": best_weights}
 

@@ -74,6 +74,25 @@ def test_early_stopping_state_and_best_weights_survive_a_resume(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_run_killed_after_early_stopping_fired_finishes_without_training_more(tmp_path):
+    config = TrainConfig(**{**TINY, "epochs": 8}, early_stopping=True, early_stopping_patience=1, early_stopping_min_delta=10.0, restore_best_weights=True)
+    whole = train_and_evaluate(config, tmp_path / "run", verbose=0)
+    assert whole.stop_reason and len(whole.history["loss"]) == 2
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # The kill: after the stopping epoch's checkpoint, before the results were written.
+    (tmp_path / "run" / "metrics.json").unlink()
+    (tmp_path / "run" / "model.keras").unlink()
+    resumed = train_and_evaluate(config, tmp_path / "run", resume=True, verbose=0)
+    assert resumed.history == whole.history and resumed.stop_reason == whole.stop_reason
+    assert resumed.test_metrics == metrics_of(metrics)
+    for saved, kept in zip(weights_of(tmp_path / "run" / "model.keras"), whole.model.get_weights()):
+        np.testing.assert_array_equal(saved, kept)
+
+
+def metrics_of(saved):
+    return {key: saved[key] for key in ("test_loss", "test_accuracy")}
+
+
 def test_resume_refuses_a_different_configuration(tmp_path, uninterrupted):
     with pytest.raises(KeyboardInterrupt):
         train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(0)])

@@ -41,6 +41,10 @@ __all__ = ["FitOutcome", "Trainer", "score_test_split"]
 _TRAINING = threading.Lock()
 
 
+def _stopped_early(checkpoint: Checkpoint | None) -> bool:
+    return checkpoint is not None and bool((checkpoint.early_stopping or {}).get("stopped_epoch"))
+
+
 def score_test_split(model: keras.Model, x_test: Any, y_test: np.ndarray, *, batch_size: int) -> dict[str, float]:
     """Scores the test split with the model's own loss and metrics: `{"test_loss": ..., "test_accuracy": ...}`."""
     scores = model.evaluate(x_test, y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
@@ -177,6 +181,8 @@ class Trainer:
         Returns:
             A `FitOutcome`.
         """
+        if early_stopping and _stopped_early(checkpoint):
+            return self._outcome_of_stopped_run(checkpoint)
         x, y = fit_rows
         built = standard_callbacks(
             self.config, num_samples=len(y), initial_epoch=initial_epoch, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
@@ -206,6 +212,16 @@ class Trainer:
             divergence=divergence,
             last_saved_epoch=built.checkpoint.last_saved_epoch if built.checkpoint else None,
             callbacks=built.in_order,
+        )
+
+    def _outcome_of_stopped_run(self, checkpoint: Checkpoint) -> FitOutcome:
+        """A run killed after early stopping fired, before its results were saved: nothing is left to train."""
+        if self.config.restore_best_weights and checkpoint.best_weights is not None:
+            self.model.set_weights(checkpoint.best_weights)  # what the stop restored before the kill
+        return FitOutcome(
+            history={key: list(values) for key, values in checkpoint.history.items()},
+            stop_reason=checkpoint.early_stopping.get("stop_reason") or "early stopping had stopped this run before it was interrupted",
+            divergence=None, last_saved_epoch=checkpoint.epochs_done - 1, callbacks=[],
         )
 
     def _inputs(self, x: Any, y: np.ndarray, validation_rows: tuple[Any, np.ndarray] | None, *, first_epoch: int) -> dict[str, Any]:
