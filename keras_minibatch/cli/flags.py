@@ -26,7 +26,7 @@ HELP_MODULE = "keras_minibatch.cli.main"
 _DEFAULTS = config_lib.TrainConfig()
 
 # Data.
-DATASET = flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Data source: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) or a folder of IDX files.", module_name=HELP_MODULE)
+DATASET = flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Data source: mnist, fashion_mnist, digits, a .npz file (x_train, y_train, x_test, y_test) or a folder of IDX files.", module_name=HELP_MODULE)
 TEST_FRACTION = flags.DEFINE_float("test_fraction", _DEFAULTS.test_fraction, "Test share carved out (seeded, stratified) for sources without a test split.", module_name=HELP_MODULE)
 MAX_TRAIN_SAMPLES = flags.DEFINE_integer("max_train_samples", None, "Cap on training rows (stratified subsample) for quick runs.", module_name=HELP_MODULE)
 # Model.
