@@ -16,13 +16,14 @@ from keras_minibatch.cli import preflight
 from keras_minibatch.cli.errors import EXIT_USAGE, PROG, UsageError
 from keras_minibatch.inference.input_files import list_inputs
 from keras_minibatch.inference.prediction_files import check_output_file, format_line, write_predictions
-from keras_minibatch.inference.preprocessing import check_invert
 from keras_minibatch.training.evaluation import resolve_model_path
 
 
 def command_predict(paths: Sequence[str]) -> int:
     if not cli_flags.MODEL.value:
         raise UsageError("--model is required for predict: a .keras file or a run folder")
+    from keras_minibatch.inference.preprocessing import check_invert  # Loads Pillow: only predict needs it.
+
     try:
         invert = check_invert(cli_flags.INVERT.value)
         if cli_flags.OUTPUT.value:

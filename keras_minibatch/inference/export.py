@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.inference.export_target import check_export_target, make_parent_folder, write_saved_model_folder, write_tflite_file
+from keras_minibatch.inference.export_target import check_export_target, write_saved_model_folder, write_tflite_file
+from keras_minibatch.inference.output_folder import make_parent_folder
 from keras_minibatch.inference.image_model import ImageModel, load_image_model
 from keras_minibatch.quiet import quiet_stderr
 

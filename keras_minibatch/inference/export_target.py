@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from keras_minibatch.checks import ConfigError
-from keras_minibatch.inference.prediction_files import check_writable_folder
+from keras_minibatch.inference.output_folder import check_writable_folder, make_parent_folder
 from keras_minibatch.runs import rundir
 from keras_minibatch.runs.run_files import MARKER_FILE
 from keras_minibatch.runs.rundir import RunDirError
@@ -108,18 +108,6 @@ def _marker_record(format: str, details: dict[str, Any]) -> dict[str, Any]:
     from keras_minibatch import __version__
 
     return {"kind": _KINDS[format], "made_by": f"keras-minibatch {__version__}", "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), **details}
-
-
-def make_parent_folder(path: Path) -> None:
-    """Creates the folder `path` goes into.
-
-    Raises:
-        RunDirError: when the file system refuses.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunDirError(f"cannot create the folder of --output {str(path)!r}: {error.strerror or error}.") from error
 
 
 def write_saved_model_folder(path: str | os.PathLike, write: Callable[[Path], None], details: dict[str, Any]) -> None:

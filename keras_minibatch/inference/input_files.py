@@ -1,6 +1,6 @@
 """Which files `predict`'s PATH arguments name: image files, folders of them, NumPy arrays of images.
 
-Standard library only: the command line checks the paths before TensorFlow is imported.
+Standard library (and `DataError`, with NumPy) only: the command line checks the paths before TensorFlow is imported.
 """
 
 from __future__ import annotations

@@ -12,11 +12,11 @@ import csv
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keras_minibatch.checks import ConfigError
+from keras_minibatch.inference.output_folder import check_writable_folder, make_parent_folder
 from keras_minibatch.runs import rundir
 from keras_minibatch.runs.rundir import RunDirError
 
@@ -78,26 +78,6 @@ def check_output_file(path: str | os.PathLike, *, overwrite: bool = False) -> No
     check_writable_folder(path.parent, "output", str(path))
 
 
-def check_writable_folder(folder: Path, flag: str, value: str) -> None:
-    """Checks that `folder` is, or can be made, a folder this process may write into (by writing a file there).
-
-    Raises:
-        ConfigError: naming `--flag=value` and the folder that stops it.
-    """
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(flag, value, f"is under {str(existing)!r}, which is not a folder")
-    try:  # A real write tells what permissions alone do not (a read-only disk, a root user, /proc).
-        handle, probe = tempfile.mkstemp(dir=existing, prefix=".keras-minibatch-probe.", suffix=".tmp")
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as error:
-        reason = rundir.disk_refusal(error) or error.strerror or str(error)
-        raise ConfigError(flag, value, f"is in a folder that cannot be written ({str(existing)!r}: {reason})") from None
-
-
 def _records(predictions: "Predictions") -> list[dict[str, Any]]:
     names = columns(predictions.num_classes)
     return [
@@ -113,10 +93,7 @@ def write_predictions(path: str | os.PathLike, predictions: "Predictions") -> No
         RunDirError: when the file system refuses the write.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise RunDirError(f"cannot create the folder of --output {str(path)!r}: {error.strerror or error}.") from error
+    make_parent_folder(path)
     records = _records(predictions)
     if path.suffix.lower() == ".json":
         rundir.write_json_atomic(path, records)

@@ -25,6 +25,8 @@ INVERT_CHOICES = ("auto", "true", "false")
 # Share of full-strength ink below which a pixel is paper when cropping: keeps paper texture,
 # shadows and JPEG noise out of the bounding box.
 INK_THRESHOLD = 0.2
+# Scaling into the box: anti-aliased, as MNIST's digits were.
+SCALING_FILTER = Image.Resampling.LANCZOS
 # The paper's level is estimated in a grid of at most this many blocks a side, each at least
 # this many pixels wide, at this percentile of each block.
 PAPER_GRID, PAPER_BLOCK, PAPER_PERCENTILE = 8, 16, 2
@@ -113,7 +115,7 @@ def _fit_to_layout(ink: np.ndarray, layout: TrainingImages) -> np.ndarray:
     crop = ink[rows.min(): rows.max() + 1, columns.min(): columns.max() + 1]
     scale = layout.box / max(crop.shape)
     height, width = (max(1, min(layout.box, round(side * scale))) for side in crop.shape)
-    resized = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize((width, height), Image.Resampling.LANCZOS), dtype=np.float32)
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32)).resize((width, height), SCALING_FILTER), dtype=np.float32)
     resized = np.clip(resized, 0.0, None)
     resized /= max(float(resized.max()), 1e-12)
     resized = np.minimum(resized, 1.0)
