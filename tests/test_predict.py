@@ -119,10 +119,13 @@ def test_a_model_that_is_not_of_images_is_one_clear_error(tmp_path):
         predict(tmp_path / "tabular.keras", np.zeros((1, 28, 28), np.uint8))
 
 
-def test_scores_that_are_not_probabilities_get_a_softmax_and_a_note():
-    model = keras.Sequential([keras.Input((8, 8), dtype="uint8"), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(), keras.layers.Dense(4)])
-    result = predict(model, np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8))
-    assert np.allclose(result.probabilities.sum(axis=1), 1) and "softmax applied" in result.notes[0]
+def test_a_channel_axis_and_scores_that_are_not_probabilities_are_handled():
+    model = keras.Sequential([keras.Input((8, 8, 1), dtype="uint8"), keras.layers.Rescaling(1 / 255), keras.layers.Flatten(), keras.layers.Dense(4)])
+    images = np.random.default_rng(0).integers(0, 256, (5, 8, 8), dtype=np.uint8)
+    result = predict(model, images, invert=False)
+    logits = model.predict(images[..., None], verbose=0)
+    assert np.allclose(result.probabilities, np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), atol=1e-5)
+    assert "softmax applied" in result.notes[0]
 
 
 def test_digits_models_take_8x8_files_as_they_are_and_larger_drawings_in_their_layout(tmp_path):

@@ -4,8 +4,8 @@
    opposite; `invert="auto"` inverts an image whose ink is darker than its border.
 2. An image of the model's input size that holds no colour keeps its geometry: only the
    inversion applies, so a test image saved as a PNG file is that test image again.
-3. Any other image: the paper's level (its border's median) is taken away and the ink
-   stretched to full strength; it is cropped to the bounding box of its ink, scaled so its
+3. Any other image: the paper's level, estimated block by block (light falls unevenly on a
+   photographed page), is taken away and the ink stretched to full strength; it is cropped to the bounding box of its ink, scaled so its
    longest side fits the training images' box keeping the aspect ratio (anti-aliased), and
    placed in the field as theirs are (`training_images`).
 4. The pixels are rounded to the source's levels and put on the 0..255 scale by the
