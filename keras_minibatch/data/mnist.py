@@ -60,7 +60,7 @@ def keras_source_path(name: str, cache_dir: str | None) -> Path:
     missing = [(file_name, file_hash) for file_name, file_hash in files if not (folder / file_name).is_file()]
     if not missing:
         return found
-    where = f"{found}" if len(files) == 1 else f"{folder} ({', '.join(file_name for file_name, _ in missing)} missing)"
+    where = f"{found}" + (f" ({', '.join(file_name for file_name, _ in missing)} missing)" if len(missing) < len(files) else "")
     copy_hint = f"copy mnist.npz to {found}" if name == "mnist" else f"copy Keras' four Fashion-MNIST files ({', '.join(f for f, _ in files)}) to {folder}"
     offline_help = (
         "use --dataset=digits, a folder of IDX files such as ../shared/data/mnist-t10k, "
