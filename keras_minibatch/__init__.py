@@ -33,6 +33,9 @@ _EXPORTS = {
     "seed_variance_report": "keras_minibatch.tuning.seed_variance",
     "ComparisonResult": "keras_minibatch.tuning.strategy_comparison",
     "compare_search_strategies": "keras_minibatch.tuning.strategy_comparison",
+    "predict": "keras_minibatch.inference.prediction",
+    "Predictions": "keras_minibatch.inference.prediction",
+    "export_model": "keras_minibatch.inference.export",
 }
 
 __all__ = ["__version__", *_EXPORTS]

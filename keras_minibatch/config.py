@@ -37,10 +37,10 @@ EARLY_STOPPING_MODES = ("auto", "min", "max")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
 
 # Data sources known by name; anything else is a path (see `data.loading.load_dataset`).
-SOURCE_NAMES = ("mnist", "digits")
+SOURCE_NAMES = ("mnist", "fashion_mnist", "digits")
 # What `dataset` may name, as error messages put it.
 SOURCE_HELP = (
-    "use one of: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) "
+    "use one of: mnist, fashion_mnist, digits, a .npz file (x_train, y_train, x_test, y_test) "
     "or a folder of IDX files"
 )
 
@@ -53,8 +53,8 @@ class TrainConfig:
     """Everything that decides a training run, checked on construction.
 
     Args:
-        dataset: A named source (`"digits"`, `"mnist"`) or a path to a `.npz`
-            file or a folder of IDX files; a relative path is made absolute
+        dataset: A named source (`"digits"`, `"mnist"`, `"fashion_mnist"`) or
+            a path to a `.npz` file or a folder of IDX files; a relative path is made absolute
             against the current folder, so a run names its data wherever it is
             resumed or scored from. Defaults to `"digits"` (offline).
         test_fraction: Share of the data held out as the test split for sources

@@ -65,7 +65,7 @@ def offline(*args, **kwargs):
 
 
 def test_source_names_are_pinned():
-    assert SOURCE_NAMES == ("mnist", "digits")
+    assert SOURCE_NAMES == ("mnist", "fashion_mnist", "digits")
 
 
 def test_module_imports_neither_tensorflow_nor_keras():
@@ -265,6 +265,64 @@ def test_mnist_download_failure_raises_data_error(tmp_path, monkeypatch):
         load_dataset("mnist", cache_dir=str(tmp_path))
 
 
+FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+
+
+def write_fashion_cache(folder: Path, *, skip: tuple[str, ...] = ()) -> None:
+    """Keras' Fashion-MNIST cache as `keras.datasets.fashion_mnist.load_data` leaves it, with tiny images."""
+    x, y = tiny(20, num_classes=10)
+    for prefix, (images, labels) in {"train": (x[:12], y[:12]), "t10k": (x[12:], y[12:])}.items():
+        for name, content in ((f"{prefix}-images-idx3-ubyte", idx_bytes(images)), (f"{prefix}-labels-idx1-ubyte", idx_bytes(labels))):
+            if f"{name}.gz" not in skip:
+                write_idx(folder, name, content, gz=True)
+
+
+def test_fashion_mnist_is_read_from_keras_cache_without_network(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", offline)
+    write_fashion_cache(tmp_path / "datasets" / "fashion-mnist")
+    dataset = load_dataset("fashion_mnist", cache_dir=str(tmp_path))
+    assert dataset.source == f"fashion_mnist (Keras, {tmp_path / 'datasets/fashion-mnist'})"
+    assert (len(dataset.y_train), len(dataset.y_test), dataset.num_classes) == (12, 8, 10)
+    assert not dataset.test_split_carved
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    assert len(load_dataset("fashion_mnist").y_train) == 12
+
+
+def test_fashion_mnist_offline_without_cache_fails_fast_naming_alternatives(tmp_path, monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", offline)
+    write_fashion_cache(tmp_path / "datasets" / "fashion-mnist", skip=("t10k-images-idx3-ubyte.gz",))
+    start = time.monotonic()
+    with pytest.raises(DataError, match=r"'fashion_mnist' is not cached at .*fashion-mnist \(t10k-images-idx3-ubyte\.gz missing\)") as info:
+        load_dataset("fashion_mnist", cache_dir=str(tmp_path))
+    assert time.monotonic() - start < 5
+    for alternative in ("--dataset=digits", "mnist-t10k", "a .npz file in Keras' MNIST layout", "copy Keras' four Fashion-MNIST files"):
+        assert alternative in str(info.value)
+
+
+def test_fashion_mnist_download_fetches_only_the_missing_files_as_keras_does(tmp_path, monkeypatch):
+    keras = pytest.importorskip("keras")
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: contextlib.nullcontext())
+    folder = tmp_path / "datasets" / "fashion-mnist"
+    write_fashion_cache(folder, skip=FASHION_FILES[:2])
+    complete = tmp_path / "complete"
+    write_fashion_cache(complete)
+    calls = []
+
+    def fake_get_file(**kwargs):
+        calls.append(kwargs)
+        path = Path(kwargs["cache_dir"], kwargs["cache_subdir"], kwargs["fname"])
+        shutil.copy(complete / kwargs["fname"], path)
+        return str(path)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    assert len(load_dataset("fashion_mnist", cache_dir=str(tmp_path)).y_test) == 8
+    assert [call["fname"] for call in calls] == list(FASHION_FILES[:2])
+    keras_source = inspect.getsource(keras.datasets.fashion_mnist.load_data)
+    for call in calls:
+        assert call["cache_subdir"] == "datasets/fashion-mnist" and call["origin"].endswith("/" + call["fname"])
+        assert call["origin"].rsplit("/", 1)[0] + "/" in keras_source
+
+
 def test_max_train_samples_keeps_a_stratified_seeded_subsample():
     dataset = load_dataset("digits", max_train_samples=100, seed=1)
     assert len(dataset.y_train) == 100 and len(dataset.y_test) == 360
@@ -390,7 +448,7 @@ def test_check_source_accepts_names_npz_files_and_idx_folders(tmp_path):
     "source, match",
     [
         ("foo", r"^`dataset` 'foo' is not a known source or an existing path; use one of: "
-                r"mnist, digits, a \.npz file \(x_train, y_train, x_test, y_test\) or a "
+                r"mnist, fashion_mnist, digits, a \.npz file \(x_train, y_train, x_test, y_test\) or a "
                 r"folder of IDX files$"),
         ("{tmp}/missing.npz", r"missing\.npz' is not a known source or an existing path"),
         ("{tmp}/notes.txt", r"notes\.txt' is a file but not a \.npz file; use one of"),

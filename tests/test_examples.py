@@ -46,3 +46,17 @@ def test_custom_callback_through_the_cli(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("learning rate 0.001") == 2
+
+
+def test_predict_drawn_digit_classifies_a_seven_drawn_on_white_paper(tmp_path, mnist_t10k_dir, capsys, monkeypatch):
+    run = tmp_path / "run"
+    trained = subprocess.run(
+        [sys.executable, "-m", "keras_minibatch", "train", f"--dataset={mnist_t10k_dir}", "--epochs=4", "--max_train_samples=4000",
+         "--hidden_units=128", f"--workdir={run}"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert trained.returncode == 0, trained.stderr
+    monkeypatch.chdir(tmp_path)
+    assert load("predict_drawn_digit.py")["main"](str(run)) == 7
+    assert (tmp_path / "my_digit.png").is_file()
+    assert "my_digit.png: 7 with probability" in capsys.readouterr().out

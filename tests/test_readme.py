@@ -12,7 +12,7 @@ DOCS = [README, *sorted((REPO_ROOT / "docs").glob("*.md")), REPO_ROOT / "benchma
 # The user's page, in this order; the engineering notes live in docs/.
 SECTIONS = [
     "Install", "Test", "Train", "Your own script", "Tune", "Compare full batch, SGD and mini-batch",
-    "Open TensorBoard", "Resume", "Evaluate", "Further reading",
+    "Open TensorBoard", "Resume", "Evaluate", "Use your model", "Further reading",
 ]
 
 

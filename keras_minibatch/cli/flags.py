@@ -26,7 +26,7 @@ HELP_MODULE = "keras_minibatch.cli.main"
 _DEFAULTS = config_lib.TrainConfig()
 
 # Data.
-DATASET = flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Data source: mnist, digits, a .npz file (x_train, y_train, x_test, y_test) or a folder of IDX files.", module_name=HELP_MODULE)
+DATASET = flags.DEFINE_string("dataset", _DEFAULTS.dataset, "Data source: mnist, fashion_mnist, digits, a .npz file (x_train, y_train, x_test, y_test) or a folder of IDX files.", module_name=HELP_MODULE)
 TEST_FRACTION = flags.DEFINE_float("test_fraction", _DEFAULTS.test_fraction, "Test share carved out (seeded, stratified) for sources without a test split.", module_name=HELP_MODULE)
 MAX_TRAIN_SAMPLES = flags.DEFINE_integer("max_train_samples", None, "Cap on training rows (stratified subsample) for quick runs.", module_name=HELP_MODULE)
 # Model.
@@ -52,7 +52,7 @@ DISTRIBUTION = flags.DEFINE_string("distribution", _DEFAULTS.distribution, "none
 CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatable: 'package.module:ClassName(key=value, ...)'.", module_name=HELP_MODULE)
 # Output.
 WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/. tensorboard: the folder to serve, default runs/.", module_name=HELP_MODULE)
-OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing run folder's contents.", module_name=HELP_MODULE)
+OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing run folder's contents; predict, export: replace an --output keras-minibatch wrote.", module_name=HELP_MODULE)
 PROGRESS = flags.DEFINE_enum("progress", "auto", ["auto", "bar", "lines"], "Per-batch progress bar (bar), one line per epoch (lines), or bar only on a terminal (auto).", module_name=HELP_MODULE)
 # Search (tune).
 _SEARCH_DEFAULTS = search_config_lib.SearchConfig()
@@ -70,7 +70,11 @@ HEARTBEAT_TIMEOUT = flags.DEFINE_float(
     module_name=HELP_MODULE,
 )
 RESUME = flags.DEFINE_boolean("resume", False, "Continue the run (train) or search (tune) in --workdir after a crash or Ctrl-C: finished epochs or trials are kept.", module_name=HELP_MODULE)
-MODEL = flags.DEFINE_string("model", None, "evaluate: a .keras file or a run folder holding model.keras.", module_name=HELP_MODULE)
+MODEL = flags.DEFINE_string("model", None, "evaluate, predict, export: a .keras file or a run folder holding model.keras.", module_name=HELP_MODULE)
+# Using a trained model (predict, export).
+INVERT = flags.DEFINE_string("invert", "auto", "predict: auto inverts each image whose ink is darker than its paper (MNIST is light on dark); true or false forces it.", module_name=HELP_MODULE)
+OUTPUT = flags.DEFINE_string("output", None, "predict: also write the predictions to FILE.csv or FILE.json; export: the SavedModel folder or .tflite file to write.", module_name=HELP_MODULE)
+FORMAT = flags.DEFINE_string("format", None, "export: saved_model (TF Serving, tf.saved_model.load) or tflite.", module_name=HELP_MODULE)
 
 # Batch-size comparison (compare).
 BATCH_SIZES = flags.DEFINE_string("batch_sizes", "full,1,32", "compare: batch sizes to compare; 'full' is every training row (full-batch gradient descent).", module_name=HELP_MODULE)
@@ -86,6 +90,11 @@ def format_flag_value(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(str(item) for item in value)
     return str(value)
+
+
+def flag_usage_error(error: ConfigError) -> UsageError:
+    """A library's `ConfigError` as the command line says it: `--field=value what is allowed`."""
+    return UsageError(f"--{error.field}={format_flag_value(error.value)} {error.allowed}")
 
 
 def build_config() -> config_lib.TrainConfig:

@@ -1,4 +1,4 @@
-"""keras-minibatch: train, evaluate and tune the lecture's mini-batch MLP.
+"""keras-minibatch: train, evaluate, tune and use the lecture's mini-batch MLP.
 
 Usage:
   keras-minibatch train [--dataset=digits] [--epochs=10] [--batch_size=32] [flags]
@@ -7,6 +7,8 @@ Usage:
   keras-minibatch tune --compare --max_trials=N [--fix=...] [flags]
   keras-minibatch compare --batch_sizes=full,1,32 [--budget_epochs=N | --budget_seconds=S]
   keras-minibatch tensorboard [--workdir=runs] [--port=6006]
+  keras-minibatch predict --model=RUN_FOLDER_OR_MODEL_FILE [--invert=auto] [--output=FILE.csv] PATH...
+  keras-minibatch export --model=RUN_FOLDER_OR_MODEL_FILE --format=saved_model|tflite --output=PATH
 
 Commands:
   train      Train the MLP with model.fit and validation_split, score the test split
@@ -24,10 +26,17 @@ Commands:
   tensorboard
              Serve run folders (--workdir, default runs/) with TensorBoard on
              127.0.0.1 until Ctrl-C; never on the network.
+  predict    Classify image files (PNG, JPEG, BMP, GIF), folders of them, or .npy/.npz
+             arrays, each brought to the layout of the training images; a line per
+             image: path, class, its probability, the next two classes. --output
+             writes them as CSV or JSON too.
+  export     Write the model as a SavedModel (serving_default signature, for TF
+             Serving) or a TFLite file; both take the raw pixels model.keras takes.
 
-Exit codes: 0 success; 1 the run failed (diverged, folder taken or locked, corrupt
-checkpoint); 2 bad flags, arguments or input data; 130 / 143 stopped by Ctrl-C / SIGTERM
-(everything up to the last completed epoch or trial is kept; the resume command is printed).
+Exit codes: 0 success; 1 the run failed (diverged, folder or file taken or locked, corrupt
+checkpoint); 2 bad flags, arguments or input data (predict: any image it could not read);
+130 / 143 stopped by Ctrl-C / SIGTERM (everything up to the last completed epoch or trial
+is kept; the resume command is printed).
 Every flag below is checked before TensorFlow is imported. --helpfull lists all flags.
 """
 
@@ -42,12 +51,14 @@ from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import run_state
 from keras_minibatch.cli.compare_command import command_compare
 from keras_minibatch.cli.errors import EXIT_USAGE, PROG, UsageError, fail, run_with_clean_errors
+from keras_minibatch.cli.export_command import command_export
+from keras_minibatch.cli.predict_command import command_predict
 from keras_minibatch.cli.tensorboard_command import command_tensorboard
 from keras_minibatch.cli.train_commands import command_evaluate, command_train
 from keras_minibatch.cli.tune_command import command_tune
 from keras_minibatch.data.sources import check_source
 
-COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard")
+COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard", "predict", "export")
 
 _HELP_ARGS = ("-h", "--help", "-help", "--helpshort", "-helpshort", "-?")
 
@@ -59,10 +70,14 @@ def main(argv: Sequence[str]) -> int:
     command, *stray = argv[1:]
     if command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+    if command == "predict":
+        return command_predict(stray)  # Its PATHs.
     if stray:
         raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
     if command == "tensorboard":
         return command_tensorboard()
+    if command == "export":
+        return command_export()
     config = cli_flags.build_config()
     check_source(config.dataset)
     if command == "train":

@@ -4,8 +4,8 @@ Reads the source (`data.sources`), checks and scales every array
 (`data.array_checks`), carves a test split when the source has none and
 subsamples the training rows on request (`data.splits`).
 
-This module never imports TensorFlow or Keras at import time: only a MNIST
-download imports Keras.
+This module never imports TensorFlow or Keras at import time: only a MNIST or
+Fashion-MNIST download imports Keras.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def load_dataset(
     """Loads, checks and scales one image classification source.
 
     Args:
-        source: `"mnist"` (Keras' MNIST, from the cache or downloaded),
-            `"digits"` (scikit-learn's bundled 8x8 digits), a `.npz` file
+        source: `"mnist"` or `"fashion_mnist"` (Keras' datasets, from the
+            cache or downloaded), `"digits"` (scikit-learn's bundled 8x8
+            digits), a `.npz` file
             with `x_train, y_train, x_test, y_test` (or only `x_train, y_train`
             or `x, y`), or a folder of IDX files (`*-idx3-ubyte`/`*-idx1-ubyte`,
             optionally `.gz`). A name wins over a same-named folder.
@@ -49,9 +50,9 @@ def load_dataset(
             has no test split of its own. Defaults to `0.2`.
         seed: Seed of the stratified test split and training subsample.
             Defaults to `0`.
-        cache_dir: Keras cache folder holding `datasets/mnist.npz`; `None`
-            means Keras' default (`$KERAS_HOME`, else `~/.keras`). Defaults to
-            `None`.
+        cache_dir: Keras cache folder holding `datasets/mnist.npz` and
+            `datasets/fashion-mnist/`; `None` means Keras' default
+            (`$KERAS_HOME`, else `~/.keras`). Defaults to `None`.
         max_train_samples: If set, keep a stratified, seeded subsample of this
             many training rows (the test split is untouched). Defaults to
             `None` (all rows).
@@ -61,7 +62,7 @@ def load_dataset(
 
     Raises:
         DataError: On a bad argument, missing or malformed data, or an
-            uncached MNIST while offline.
+            uncached MNIST or Fashion-MNIST while offline.
     """
     check_fraction("test_fraction", test_fraction)
     check_seed(seed)

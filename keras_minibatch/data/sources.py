@@ -1,5 +1,5 @@
-"""Reads a data source into raw arrays: scikit-learn's digits, Keras' MNIST, `.npz`
-files and folders of IDX files.
+"""Reads a data source into raw arrays: scikit-learn's digits, Keras' MNIST and
+Fashion-MNIST, `.npz` files and folders of IDX files.
 
 Checks of content (labels, pixel ranges, shapes) and splitting live in
 `data.loading`; this module only finds sources and parses their files. It never
@@ -20,9 +20,11 @@ import numpy as np
 from keras_minibatch.config import SOURCE_HELP, SOURCE_NAMES
 from keras_minibatch.data.dataset import DataError
 from keras_minibatch.data.idx_files import find_idx_pairs, read_idx
-from keras_minibatch.data.mnist import mnist_path
+from keras_minibatch.data.mnist import keras_source_path
 
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# scikit-learn's digits count the ink of 4x4 blocks of a 32x32 bitmap: whole levels 0..16.
+DIGITS_PIXEL_SCALE = 16.0
 
 
 @dataclasses.dataclass
@@ -40,8 +42,8 @@ def source_kind(source: str) -> tuple[str, Path | None]:
     """Tells which kind of source `source` names, without reading its data.
 
     Returns:
-        `(kind, path)`: `("mnist", None)`, `("digits", None)`, `("npz", file)`
-        or `("idx", folder)`.
+        `(kind, path)`: `("mnist", None)`, `("fashion_mnist", None)`,
+        `("digits", None)`, `("npz", file)` or `("idx", folder)`.
 
     Raises:
         DataError: If `source` is none of these, or the folder holds no usable IDX pairs.
@@ -81,7 +83,7 @@ def read_source(source: str, cache_dir: str | None = None) -> RawArrays:
 
     Args:
         source: A name in `SOURCE_NAMES`, a `.npz` file, or a folder of IDX files.
-        cache_dir: Keras cache folder for MNIST (see `mnist.mnist_path`).
+        cache_dir: Keras cache folder for MNIST and Fashion-MNIST (see `mnist.keras_source_path`).
 
     Returns:
         The source's `RawArrays`.
@@ -93,8 +95,12 @@ def read_source(source: str, cache_dir: str | None = None) -> RawArrays:
     if kind == "digits":
         return load_digits()
     if kind == "mnist":
-        raw = load_npz(mnist_path(cache_dir))
+        raw = load_npz(keras_source_path(kind, cache_dir))
         raw.source, raw.num_classes = f"mnist (Keras, {raw.source})", 10
+        return raw
+    if kind == "fashion_mnist":
+        raw = load_idx_folder(keras_source_path(kind, cache_dir))
+        raw.source, raw.num_classes = f"fashion_mnist (Keras, {raw.source})", 10
         return raw
     if kind == "npz":
         return load_npz(path)
@@ -110,7 +116,7 @@ def load_digits() -> RawArrays:
         where={"x_train": "digits images", "y_train": "digits labels"},
         source=f"digits (scikit-learn, {len(digits.images)} images 8x8)",
         num_classes=10,
-        pixel_scale=16.0,
+        pixel_scale=DIGITS_PIXEL_SCALE,
     )
 
 

@@ -28,6 +28,29 @@ def resolve_model_path(model: str | os.PathLike) -> Path:
     return path
 
 
+def load_model_file(model: str | os.PathLike, *, compile: bool = True) -> tuple[Path, Any]:
+    """Loads a `.keras` file, or a run folder's `model.keras`.
+
+    Args:
+        model: A `.keras` file or a run folder holding one.
+        compile: Whether to restore the training configuration too (scoring
+            needs it; predicting does not). Defaults to `True`.
+
+    Returns:
+        `(path of the model file, the Keras model)`.
+
+    Raises:
+        DataError: naming the path when there is no model file or it cannot be loaded.
+    """
+    import keras
+
+    model_path = resolve_model_path(model)
+    try:
+        return model_path, keras.models.load_model(model_path, compile=compile)
+    except Exception as error:  # Keras raises many types for a corrupt file; report one line.
+        raise DataError(f"--model {str(model_path)!r} could not be loaded ({type(error).__name__}: {error}); retrain or restore it.") from error
+
+
 def _read_run_record(model_path: str | os.PathLike) -> dict[str, Any]:
     """The `config.json` beside a model: `{}` when there is none.
 
@@ -124,10 +147,7 @@ def evaluate_saved_model(
             f"{dataset!r} no longer holds the test split the run in {str(model_path.parent)!r} was trained beside "
             "(its content changed since); restore the run's data, or pass --dataset to score these data knowingly."
         )
-    try:
-        loaded = keras.models.load_model(model_path)
-    except Exception as error:  # Keras raises many types for a corrupt file; report one line.
-        raise DataError(f"--model {str(model_path)!r} could not be loaded ({type(error).__name__}: {error}); retrain or restore it.") from error
+    _, loaded = load_model_file(model_path)
     expected_shape = tuple(loaded.input_shape[1:])
     if expected_shape != tuple(data.input_shape):
         raise DataError(
