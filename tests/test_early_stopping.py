@@ -294,13 +294,14 @@ def test_state_resumes_a_run(model):
     resumed.on_train_begin()
     resumed.on_epoch_end(3, {"val_loss": 0.96})
 
-    assert state == {"wait": 1, "best": 0.9, "best_epoch": 1, "stopped_epoch": 0}
+    assert state == {"wait": 1, "best": 0.9, "best_epoch": 1, "stopped_epoch": 0, "stop_reason": None}
     assert resumed.get_state() == whole.get_state() == {
-        "wait": 2, "best": 0.9, "best_epoch": 1, "stopped_epoch": 3}
+        "wait": 2, "best": 0.9, "best_epoch": 1, "stopped_epoch": 3, "stop_reason": whole.stop_reason}
+    assert whole.stop_reason.startswith("val_loss did not improve")
 
 
 def test_state_saved_by_earlier_versions_still_resumes(model):
-    # Earlier versions saved None for an epoch not reached yet.
+    # Earlier versions saved None for an epoch not reached yet, and no stop_reason.
     ours = EarlyStopping(patience=1)
     ours.set_state({"wait": 0, "best": None, "best_epoch": None, "stopped_epoch": None})
     ours.set_model(model)
@@ -308,7 +309,7 @@ def test_state_saved_by_earlier_versions_still_resumes(model):
     ours.on_train_begin()
     ours.on_epoch_end(2, {"val_loss": 0.5})
 
-    assert ours.get_state() == {"wait": 0, "best": 0.5, "best_epoch": 2, "stopped_epoch": 0}
+    assert ours.get_state() == {"wait": 0, "best": 0.5, "best_epoch": 2, "stopped_epoch": 0, "stop_reason": None}
 
 
 def test_set_state_rejects_unknown_keys():
