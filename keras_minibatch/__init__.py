@@ -1,8 +1,8 @@
 """keras-minibatch: train, inspect and tune the lecture's mini-batch MLP with Keras.
 
 Importing this package is cheap: names that need TensorFlow (`build_mlp`,
-`train_and_evaluate`, ...) are imported on first use, so the command line can
-check its flags before TensorFlow loads.
+`train_and_evaluate`, `GridSearch`, ...) are imported on first use, so the
+command line can check its flags before TensorFlow loads.
 """
 
 from __future__ import annotations
@@ -33,6 +33,15 @@ _EXPORTS = {
     "seed_variance_report": "keras_minibatch.tuning.seed_variance",
     "ComparisonResult": "keras_minibatch.tuning.strategy_comparison",
     "compare_search_strategies": "keras_minibatch.tuning.strategy_comparison",
+    # KerasTuner's tuners with its arguments (`keras_tuner.RandomSearch` -> `keras_minibatch.RandomSearch`).
+    "RandomSearch": "keras_minibatch.tuning.tuners",
+    "BayesianOptimization": "keras_minibatch.tuning.tuners",
+    "GridSearch": "keras_minibatch.tuning.tuners",
+    "Hyperband": "keras_minibatch.tuning.tuners",
+    "RandomSearchOracle": "keras_minibatch.tuning.oracles",
+    "BayesianOptimizationOracle": "keras_minibatch.tuning.oracles",
+    "ResumableGridSearchOracle": "keras_minibatch.tuning.oracles",
+    "CappedHyperbandOracle": "keras_minibatch.tuning.oracles",
     "predict": "keras_minibatch.inference.prediction",
     "Predictions": "keras_minibatch.inference.prediction",
     "export_model": "keras_minibatch.inference.export",

@@ -136,24 +136,25 @@ def debug_tracebacks_off() -> Iterator[None]:
 
 
 class BuildWithoutClearingSession:
-    """Mixin for a KerasTuner `Tuner`: its private `_try_build` without clearing the session first.
+    """Mixin for a KerasTuner `Tuner`: while `keeps_session`, its private `_try_build` without clearing the session.
 
-    KerasTuner's calls `keras.backend.clear_session()` and `gc.collect()` before every
-    model, which costs every trial full collections and a rebuild of TensorFlow's
-    kernels (benchmarks/tuning_overhead.py); trials here build fresh models from a reset
-    seed and need neither. The rest is KerasTuner's: the type check and `max_model_size`.
+    KerasTuner's calls `keras.backend.clear_session()` and `gc.collect()` before every model: full
+    collections and a rebuild of TensorFlow's kernels per trial (benchmarks/tuning_overhead.py), needless
+    for our search's trials, built fresh from a reset seed. The type check and `max_model_size` stay.
     """
 
+    keeps_session = False  # KerasTuner's `_try_build`, unchanged
+
     def _try_build(self, hp: Any) -> Any:
+        if not self.keeps_session:
+            return super()._try_build(hp)
         import keras
         import keras_tuner
         from keras_tuner.src.engine.tuner import maybe_compute_model_size
 
         model = self._build_hypermodel(hp)
         if not isinstance(model, keras.Model):
-            raise keras_tuner.errors.FatalTypeError(
-                f"HyperModel.build() must return a keras.Model; it returned {model!r} of type {type(model)}."
-            )
+            raise keras_tuner.errors.FatalTypeError(f"HyperModel.build() must return a keras.Model; it returned {model!r} of type {type(model)}.")
         size = maybe_compute_model_size(model)
         if self.max_model_size and size > self.max_model_size:
             raise keras_tuner.errors.FailedTrialError(f"Oversized model: {size} parameters. Skip model.")

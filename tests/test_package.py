@@ -8,6 +8,8 @@ def test_public_api_is_pinned():
             "build_mlp", "TrainResult", "train_and_evaluate", "evaluate_saved_model", "prepare_run_dir",
             "SearchConfig", "SearchResult", "SearchError", "search", "load_tuner", "seed_variance",
             "seed_variance_report", "ComparisonResult", "compare_search_strategies",
+            "RandomSearch", "BayesianOptimization", "GridSearch", "Hyperband", "RandomSearchOracle",
+            "BayesianOptimizationOracle", "ResumableGridSearchOracle", "CappedHyperbandOracle",
             "predict", "Predictions", "export_model",
         ]
     )

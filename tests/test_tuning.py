@@ -30,6 +30,7 @@ from keras_minibatch.tuning.seed_variance import seed_variance, seed_variance_re
 from keras_minibatch.tuning.search import load_tuner, search
 from keras_minibatch.tuning.search_result import SearchError
 from keras_minibatch.tuning.trial_config import train_config_for
+from keras_minibatch.tuning.trial_recorder import TrialRecorder
 from keras_minibatch.tuning.trial_table import format_trials_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -423,9 +424,10 @@ def test_resumable_grid_search_continues_the_grid_where_it_died(tmp_path, capsys
         assert resumed.calls[0] == str(die_at - 1)  # the trial that was running is run again first
 
 
+@pytest.mark.parametrize("recorded", [False, True], ids=["kerastuners_build", "our_searchs_build"])
 @pytest.mark.parametrize(("max_model_size", "status"), [(100, "FAILED"), (10**6, "COMPLETED")])
-def test_max_model_size_refuses_an_oversized_model_as_kerastuner_does(tmp_path, digits, capsys, max_model_size, status):
-    # Our tuners build without KerasTuner's session clearing; its size check stays.
+def test_max_model_size_refuses_an_oversized_model_as_kerastuner_does(tmp_path, digits, capsys, max_model_size, status, recorded):
+    # Our search's trials (a recorder set) build without KerasTuner's session clearing; its size check stays.
     train = TrainConfig(**{**TINY_TRAIN, "epochs": 1})
     space = SearchConfig(**{**TINY_SPACE, "max_trials": 1})
     hypermodel = MLPHyperModel(digits.input_shape, digits.num_classes, search_config=space, train_config=train)
@@ -433,6 +435,9 @@ def test_max_model_size_refuses_an_oversized_model_as_kerastuner_does(tmp_path, 
         hypermodel, objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=1, seed=1,
         max_model_size=max_model_size, directory=str(tmp_path), project_name="p",
     )
+    if recorded:
+        tuner.recorder = TrialRecorder(tmp_path, tensorboard_dir=tmp_path / "tensorboard", objective="val_accuracy", max_trials=1, print_fn=None)
+    assert tuner.keeps_session is recorded
     tuner.search(digits.x_train, digits.y_train, epochs=1, validation_split=0.2, verbose=0)
     (trial,) = tuner.oracle.trials.values()
     assert trial.status == status

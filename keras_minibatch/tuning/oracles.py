@@ -1,16 +1,18 @@
-"""KerasTuner's oracles, reporting ended trials to a recorder; grid search resumable, Hyperband capped.
+"""KerasTuner's oracles, with KerasTuner's arguments; grid search resumable, Hyperband capped on request.
 
-Each oracle is KerasTuner's plus a mixin that reports ended trials to a `recorder`
-of its own: in a distributed search (KerasTuner's chief/worker mode) the chief
-runs no trials, only the oracle, so that is where the chief hears about them.
+Each oracle is KerasTuner's (same constructor arguments, same behaviour) plus a
+mixin that reports trial start and end to a `recorder` of its own, when one is
+set: in a distributed search (KerasTuner's chief/worker mode) the chief runs no
+trials, only the oracle, so that is where our search's chief hears about them.
 Two oracles are adjusted further:
 
 - `ResumableGridSearchOracle`: KerasTuner's `GridSearchOracle` forgets its place
   in the grid when it is reloaded, so a resumed grid search crashes or stops
   early; this one finds it again (`compat.rebuild_grid_position` says how).
-- `CappedHyperbandOracle`: `HyperbandOracle` has no `max_trials`; this one stops
-  creating trials at `max_trials` like the other oracles (the base `Oracle`
-  checks `max_trials` in `create_trial`).
+- `CappedHyperbandOracle`: `HyperbandOracle` has no `max_trials`; this one takes
+  it as a keyword after KerasTuner's arguments and then stops creating trials
+  there like the other oracles (the base `Oracle` checks `max_trials` in
+  `create_trial`). Without it, no cap, as KerasTuner's.
 """
 
 from __future__ import annotations
@@ -49,15 +51,15 @@ class _OracleHooks:
 
 
 class RandomSearchOracle(_OracleHooks, keras_tuner.oracles.RandomSearchOracle):
-    """KerasTuner's `RandomSearchOracle`, reporting ended trials to `recorder`."""
+    """KerasTuner's `RandomSearchOracle` (its arguments), reporting trials to `recorder` when set."""
 
 
 class BayesianOptimizationOracle(_OracleHooks, keras_tuner.oracles.BayesianOptimizationOracle):
-    """KerasTuner's `BayesianOptimizationOracle`, reporting ended trials to `recorder`."""
+    """KerasTuner's `BayesianOptimizationOracle` (its arguments), reporting trials to `recorder` when set."""
 
 
 class ResumableGridSearchOracle(_OracleHooks, keras_tuner.oracles.GridSearchOracle):
-    """`GridSearchOracle` that finds its place in the grid again after a reload."""
+    """KerasTuner's `GridSearchOracle` (its arguments) that finds its place in the grid again after a reload."""
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
@@ -65,15 +67,22 @@ class ResumableGridSearchOracle(_OracleHooks, keras_tuner.oracles.GridSearchOrac
 
 
 class CappedHyperbandOracle(_OracleHooks, keras_tuner.oracles.HyperbandOracle):
-    """`HyperbandOracle` that creates at most `max_trials` trials.
+    """`HyperbandOracle` that creates at most `max_trials` trials, when given.
 
     Args:
-        max_trials: Most trials to create.
-        **kwargs: `HyperbandOracle` arguments.
+        objective ... max_consecutive_failed_trials: as `keras_tuner.oracles.HyperbandOracle`.
+        max_trials: Most trials to create (keyword-only); `None` (the default) sets
+            no cap, as `HyperbandOracle` has none.
     """
 
-    def __init__(self, *, max_trials: int, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, objective=None, max_epochs=100, factor=3, hyperband_iterations=1, seed=None, hyperparameters=None,
+                 allow_new_entries=True, tune_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, *,
+                 max_trials=None):
+        super().__init__(
+            objective=objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
+            hyperparameters=hyperparameters, allow_new_entries=allow_new_entries, tune_new_entries=tune_new_entries,
+            max_retries_per_trial=max_retries_per_trial, max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
         self.max_trials = max_trials
 
 

@@ -1,10 +1,11 @@
 """Running a search folder's trials: the tuner built or reloaded, KerasTuner's search run or served.
 
-`open_tuner` builds the configured tuner over `MLPHyperModel` in the folder's
-KerasTuner project, or reloads the project it finds there; `run_trials` runs
-the trials left on this process (a local search) or, on a distributed search's
-chief, serves them to the workers; `search_until_fatal` runs KerasTuner's search
-and ends it in one `SearchError` line on an error every trial would share.
+`open_tuner` builds the configured tuner (`make_tuner`: one of `tuners`, with our
+search's settings) over `MLPHyperModel` in the folder's KerasTuner project, or
+reloads the project it finds there; `run_trials` runs the trials left on this
+process (a local search) or, on a distributed search's chief, serves them to the
+workers; `search_until_fatal` runs KerasTuner's search and ends it in one
+`SearchError` line on an error every trial would share.
 """
 
 from __future__ import annotations
@@ -29,14 +30,63 @@ from keras_minibatch.tuning.oracles import hyperband_cap_note
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.tuning.search_result import SearchError
 from keras_minibatch.tuning.trial_recorder import TrialRecorder, write_hparams_experiment
-from keras_minibatch.tuning.tuners import distributed_role, make_tuner
+from keras_minibatch.tuning.tuners import BayesianOptimization, GridSearch, Hyperband, RandomSearch, distributed_role
 
-__all__ = ["HPARAMS_METRICS", "open_tuner", "run_trials", "search_until_fatal"]
+__all__ = ["HPARAMS_METRICS", "make_tuner", "open_tuner", "run_trials", "search_until_fatal"]
 
 TENSORBOARD_DIR = run_files.TENSORBOARD_DIR
 TUNER_PROJECT = run_files.TUNER_PROJECT
 # What the HParams dashboard shows per trial (each trial's metrics at its best epoch).
 HPARAMS_METRICS = ("val_accuracy", "val_loss", "accuracy", "loss", "seconds")
+
+
+def make_tuner(
+    search_config: SearchConfig,
+    hypermodel: keras_tuner.HyperModel,
+    *,
+    max_epochs: int,
+    seed: int,
+    directory: str,
+    project_name: str,
+    distribution_strategy: Any = None,
+) -> keras_tuner.Tuner:
+    """Builds (or, when `directory/project_name` holds one, reloads) the configured tuner.
+
+    Failed trials never stop the search early: KerasTuner's consecutive-failure
+    limit is set above `max_trials`, and the caller reports failures at the end.
+
+    Args:
+        search_config: Tuner kind, budget, objective and Hyperband factor.
+        hypermodel: The search space.
+        max_epochs: Hyperband's most epochs per trial (the training epochs).
+        seed: Seed of the oracle's sampling, >= 1 (KerasTuner replaces 0 with a random seed).
+        directory: Parent folder of the tuner project.
+        project_name: Project folder name inside `directory`.
+        distribution_strategy: A `tf.distribute` strategy for every trial, or `None`.
+
+    Returns:
+        One of `tuners`' `RandomSearch`, `BayesianOptimization`, `GridSearch` or
+        `Hyperband` (one Hyperband iteration, capped at `max_trials`).
+    """
+    common = {
+        "objective": keras_tuner.Objective(search_config.objective, direction=search_config.direction),
+        "seed": seed,
+        "max_consecutive_failed_trials": search_config.max_trials + 1,
+        "max_trials": search_config.max_trials,
+        "executions_per_trial": search_config.executions_per_trial,
+        "directory": directory,
+        "project_name": project_name,
+        "overwrite": False,
+        "distribution_strategy": distribution_strategy,
+    }
+    kind = search_config.tuner
+    if kind == "random":
+        return RandomSearch(hypermodel, **common)
+    if kind == "bayesian":
+        return BayesianOptimization(hypermodel, num_initial_points=search_config.num_initial_points, **common)
+    if kind == "grid":
+        return GridSearch(hypermodel, **common)
+    return Hyperband(hypermodel, max_epochs=max_epochs, factor=search_config.hyperband_factor, hyperband_iterations=1, **common)
 
 
 def open_tuner(train_config: TrainConfig, search_config: SearchConfig, path: Path, input_shape, num_classes: int, strategy: Any) -> tuple[keras_tuner.Tuner, str]:

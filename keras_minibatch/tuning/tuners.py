@@ -1,11 +1,18 @@
-"""KerasTuner's own four tuners, with hooks for our trial records; which part this process plays.
+"""KerasTuner's four tuners with KerasTuner's arguments, on our oracles; which part this process plays.
 
-The search itself is KerasTuner's: each class here is its tuner, on one of our
-oracles (`oracles`), plus a mixin that reports trial begin, training and end to
-a `TrialRecorder`, passes each trial's TensorBoard folder to `MLPHyperModel.fit`,
-and builds each trial's model without KerasTuner's session clearing
-(`compat.BuildWithoutClearingSession` says why). `make_tuner` builds the one a
-`SearchConfig` names.
+`RandomSearch`, `BayesianOptimization`, `GridSearch` and `Hyperband` take
+`keras_tuner`'s constructor arguments (names, positions, defaults) and honour them
+the same way: a script written for `keras_tuner.GridSearch` runs unchanged on ours
+and gains only a grid search that resumes where it stopped (`oracles`). Our
+additions come after KerasTuner's arguments, keyword-only, and default to
+KerasTuner's behaviour; an argument neither takes raises (`keras_tuner.Tuner`'s
+`ValueError`).
+
+Our search (`search_run`) switches on the rest by setting a tuner's `recorder`:
+each trial is reported to it and logs to its TensorBoard folder, models are
+built without KerasTuner's session clearing (`compat.BuildWithoutClearingSession`
+says why), and a refusing disk stops the search. Without a recorder these hooks
+do nothing.
 
 `distributed_role` asks KerasTuner (which reads `KERASTUNER_TUNER_ID`,
 `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT`) whether this process is the
@@ -28,9 +35,8 @@ from keras_minibatch.tuning.oracles import (
     RandomSearchOracle,
     ResumableGridSearchOracle,
 )
-from keras_minibatch.tuning.search_config import SearchConfig
 
-__all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "SearchStorageError", "distributed_role", "make_tuner"]
+__all__ = ["BayesianOptimization", "GridSearch", "Hyperband", "RandomSearch", "SearchStorageError", "distributed_role"]
 
 
 def distributed_role() -> str:
@@ -62,10 +68,32 @@ class SearchStorageError(rundir.RunDirError, keras_tuner.errors.FatalError):
     """
 
 
-class _TrialHooks(compat.BuildWithoutClearingSession):
-    """Mixin for a KerasTuner `Tuner`: reports each trial to `recorder`, if set; builds without clearing the session."""
+class _SearchHooks(compat.BuildWithoutClearingSession):
+    """Mixin for a KerasTuner `Tuner`: what our search adds, inert until it sets `recorder`."""
 
-    recorder: Any = None
+    recorder: Any = None  # a `TrialRecorder`, set by our search on the process that runs the trials
+
+    @property
+    def keeps_session(self) -> bool:
+        """Whether models are built without KerasTuner's session clearing: in our search only."""
+        return self.recorder is not None
+
+    def _start(self, oracle: keras_tuner.Oracle, hypermodel: Any, **kwargs: Any) -> None:
+        """Runs `keras_tuner.Tuner.__init__` on `oracle`, refusing a missing hypermodel where KerasTuner's class would.
+
+        KerasTuner refuses `hypermodel=None` unless the class overrides `run_trial`
+        (the search space then lives there); our hooks override it, so this asks
+        whether the class would without them.
+        """
+        run_trial = type(self).run_trial
+        if run_trial is _SearchHooks.run_trial:
+            run_trial = super(_SearchHooks, type(self)).run_trial  # KerasTuner's class's own
+        if hypermodel is None and run_trial is keras_tuner.Tuner.run_trial:
+            raise ValueError(
+                "hypermodel=None: a tuner needs a hypermodel (a `keras_tuner.HyperModel` or a function of `hp` that "
+                "returns a model), unless a subclass overrides `run_trial` and defines the search space there."
+            )
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
     def on_trial_begin(self, trial) -> None:
         super().on_trial_begin(trial)
@@ -73,8 +101,12 @@ class _TrialHooks(compat.BuildWithoutClearingSession):
             self.recorder.trial_began(trial)
 
     def run_trial(self, trial, *args: Any, **kwargs: Any) -> Any:
+        if hasattr(self.hypermodel, "begin_trial"):
+            self.hypermodel.begin_trial()  # `MLPHyperModel`: seeds and log folders count executions from 0
+        if self.recorder is None:
+            return super().run_trial(trial, *args, **kwargs)
         try:
-            return self._run_recorded_trial(trial, *args, **kwargs)
+            results = super().run_trial(trial, *args, trial_logdir=self.recorder.trial_logdir(trial.trial_id), **kwargs)
         except rundir.RunDirError as error:
             raise SearchStorageError(str(error)) from error
         except OSError as error:
@@ -82,13 +114,6 @@ class _TrialHooks(compat.BuildWithoutClearingSession):
             if reason is None:
                 raise
             raise SearchStorageError(f"cannot write {error.filename or 'the search folder'!r}: {reason}; free space, then rerun with --resume.") from error
-
-    def _run_recorded_trial(self, trial, *args: Any, **kwargs: Any) -> Any:
-        if hasattr(self.hypermodel, "begin_trial"):
-            self.hypermodel.begin_trial()  # seeds and log folders count executions from 0
-        if self.recorder is None:
-            return super().run_trial(trial, *args, **kwargs)
-        results = super().run_trial(trial, *args, trial_logdir=self.recorder.trial_logdir(trial.trial_id), **kwargs)
         self.recorder.trial_trained(trial, results)
         return results
 
@@ -99,105 +124,81 @@ class _TrialHooks(compat.BuildWithoutClearingSession):
             self.recorder.trial_ended(self.oracle.get_trial(trial.trial_id), getattr(self.oracle, "trials", None))
 
 
-class RandomSearch(_TrialHooks, keras_tuner.RandomSearch):
-    """KerasTuner's `RandomSearch` on a `RandomSearchOracle`, reporting trials to `recorder`.
-
-    `keras_tuner.RandomSearch.__init__` only builds its oracle, so this builds ours
-    and hands it to `keras_tuner.Tuner` (as `GridSearch` below does).
-    """
-
-    def __init__(self, hypermodel, *, objective, max_trials: int, seed: int | None = None,
-                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
-        oracle = RandomSearchOracle(
-            objective=objective, max_trials=max_trials, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
-
-
-class BayesianOptimization(_TrialHooks, keras_tuner.BayesianOptimization):
-    """KerasTuner's `BayesianOptimization` on a `BayesianOptimizationOracle`, reporting trials to `recorder`."""
-
-    def __init__(self, hypermodel, *, objective, max_trials: int, num_initial_points: int | None = None,
-                 seed: int | None = None, max_consecutive_failed_trials: int = 3, **kwargs: Any):
-        oracle = BayesianOptimizationOracle(
-            objective=objective, max_trials=max_trials, num_initial_points=num_initial_points, seed=seed,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
-
-
-class GridSearch(_TrialHooks, keras_tuner.GridSearch):
-    """KerasTuner's `GridSearch` on a `ResumableGridSearchOracle`.
-
-    `keras_tuner.GridSearch.__init__` only builds its oracle, so this builds the
-    resumable one and hands it to `keras_tuner.Tuner`.
-    """
-
-    def __init__(self, hypermodel, *, objective, max_trials: int, seed: int | None = None,
-                 max_consecutive_failed_trials: int = 3, **kwargs: Any):
-        self.seed = seed
-        oracle = ResumableGridSearchOracle(
-            objective=objective, max_trials=max_trials, seed=seed,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
-
-
-class Hyperband(_TrialHooks, keras_tuner.Hyperband):
-    """KerasTuner's `Hyperband` on a `CappedHyperbandOracle` (one Hyperband iteration)."""
-
-    def __init__(self, hypermodel, *, objective, max_epochs: int, factor: int, max_trials: int,
-                 seed: int | None = None, max_consecutive_failed_trials: int = 3, **kwargs: Any):
-        oracle = CappedHyperbandOracle(
-            max_trials=max_trials, objective=objective, max_epochs=max_epochs, factor=factor,
-            hyperband_iterations=1, seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
-
-
-def make_tuner(
-    search_config: SearchConfig,
-    hypermodel: keras_tuner.HyperModel,
-    *,
-    max_epochs: int,
-    seed: int,
-    directory: str,
-    project_name: str,
-    distribution_strategy: Any = None,
-) -> keras_tuner.Tuner:
-    """Builds (or, when `directory/project_name` holds one, reloads) the configured tuner.
-
-    Failed trials never stop the search early: KerasTuner's consecutive-failure
-    limit is set above `max_trials`, and the caller reports failures at the end.
+class RandomSearch(_SearchHooks, keras_tuner.RandomSearch):
+    """`keras_tuner.RandomSearch`, with its arguments, on our `RandomSearchOracle`.
 
     Args:
-        search_config: Tuner kind, budget, objective and Hyperband factor.
-        hypermodel: The search space.
-        max_epochs: Hyperband's most epochs per trial (the training epochs).
-        seed: Seed of the oracle's sampling, >= 1 (KerasTuner replaces 0 with a random seed).
-        directory: Parent folder of the tuner project.
-        project_name: Project folder name inside `directory`.
-        distribution_strategy: A `tf.distribute` strategy for every trial, or `None`.
-
-    Returns:
-        A `keras_tuner.Tuner` (one of this module's subclasses).
+        hypermodel ... max_consecutive_failed_trials: as `keras_tuner.RandomSearch`.
+        **kwargs: `keras_tuner.Tuner` arguments (`directory`, `project_name`,
+            `executions_per_trial`, `max_model_size`, ...), as KerasTuner passes them.
     """
-    common = {
-        "objective": keras_tuner.Objective(search_config.objective, direction=search_config.direction),
-        "max_trials": search_config.max_trials,
-        "seed": seed,
-        "max_consecutive_failed_trials": search_config.max_trials + 1,
-        "executions_per_trial": search_config.executions_per_trial,
-        "directory": directory,
-        "project_name": project_name,
-        "overwrite": False,
-        "distribution_strategy": distribution_strategy,
-    }
-    kind = search_config.tuner
-    if kind == "random":
-        return RandomSearch(hypermodel, **common)
-    if kind == "bayesian":
-        return BayesianOptimization(hypermodel, num_initial_points=search_config.num_initial_points, **common)
-    if kind == "grid":
-        return GridSearch(hypermodel, **common)
-    return Hyperband(hypermodel, max_epochs=max_epochs, factor=search_config.hyperband_factor, **common)
+
+    def __init__(self, hypermodel=None, objective=None, max_trials=10, seed=None, hyperparameters=None, tune_new_entries=True,
+                 allow_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, **kwargs):
+        self.seed = seed  # as KerasTuner's sets it
+        oracle = RandomSearchOracle(
+            objective=objective, max_trials=max_trials, seed=seed, hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries, max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self._start(oracle, hypermodel, **kwargs)
+
+
+class BayesianOptimization(_SearchHooks, keras_tuner.BayesianOptimization):
+    """`keras_tuner.BayesianOptimization`, with its arguments, on our `BayesianOptimizationOracle`.
+
+    Args:
+        hypermodel ... max_consecutive_failed_trials: as `keras_tuner.BayesianOptimization`.
+        **kwargs: `keras_tuner.Tuner` arguments.
+    """
+
+    def __init__(self, hypermodel=None, objective=None, max_trials=10, num_initial_points=None, alpha=1e-4, beta=2.6, seed=None,
+                 hyperparameters=None, tune_new_entries=True, allow_new_entries=True, max_retries_per_trial=0,
+                 max_consecutive_failed_trials=3, **kwargs):
+        oracle = BayesianOptimizationOracle(
+            objective=objective, max_trials=max_trials, num_initial_points=num_initial_points, alpha=alpha, beta=beta, seed=seed,
+            hyperparameters=hyperparameters, tune_new_entries=tune_new_entries, allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial, max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self._start(oracle, hypermodel, **kwargs)
+
+
+class GridSearch(_SearchHooks, keras_tuner.GridSearch):
+    """`keras_tuner.GridSearch`, with its arguments, on a `ResumableGridSearchOracle` (a reloaded search resumes).
+
+    Args:
+        hypermodel ... max_consecutive_failed_trials: as `keras_tuner.GridSearch`.
+        **kwargs: `keras_tuner.Tuner` arguments.
+    """
+
+    def __init__(self, hypermodel=None, objective=None, max_trials=None, seed=None, hyperparameters=None, tune_new_entries=True,
+                 allow_new_entries=True, max_retries_per_trial=0, max_consecutive_failed_trials=3, **kwargs):
+        self.seed = seed  # as KerasTuner's sets it
+        oracle = ResumableGridSearchOracle(
+            objective=objective, max_trials=max_trials, seed=seed, hyperparameters=hyperparameters, tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries, max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        self._start(oracle, hypermodel, **kwargs)
+
+
+class Hyperband(_SearchHooks, keras_tuner.Hyperband):
+    """`keras_tuner.Hyperband`, with its arguments, on a `CappedHyperbandOracle`.
+
+    Args:
+        hypermodel ... max_consecutive_failed_trials: as `keras_tuner.Hyperband`.
+        max_trials: Most trials to create (keyword-only); `None` (the default) sets
+            no cap, as KerasTuner's `Hyperband` has none.
+        **kwargs: `keras_tuner.Tuner` arguments.
+    """
+
+    def __init__(self, hypermodel=None, objective=None, max_epochs=100, factor=3, hyperband_iterations=1, seed=None,
+                 hyperparameters=None, tune_new_entries=True, allow_new_entries=True, max_retries_per_trial=0,
+                 max_consecutive_failed_trials=3, *, max_trials=None, **kwargs):
+        oracle = CappedHyperbandOracle(
+            objective=objective, max_epochs=max_epochs, factor=factor, hyperband_iterations=hyperband_iterations, seed=seed,
+            hyperparameters=hyperparameters, tune_new_entries=tune_new_entries, allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial, max_consecutive_failed_trials=max_consecutive_failed_trials,
+            max_trials=max_trials,
+        )
+        self._start(oracle, hypermodel, **kwargs)
