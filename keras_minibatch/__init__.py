@@ -23,7 +23,7 @@ _EXPORTS = {
     "TrainResult": "keras_minibatch.training.run",
     "train_and_evaluate": "keras_minibatch.training.run",
     "evaluate_saved_model": "keras_minibatch.training.evaluation",
-    "prepare_run_dir": "keras_minibatch.runs.folder_claim",
+    "prepare_run_dir": "keras_minibatch.run_folders.folder_claim",
     "SearchConfig": "keras_minibatch.tuning.search_config",
     "SearchResult": "keras_minibatch.tuning.search_result",
     "SearchError": "keras_minibatch.tuning.search_result",

@@ -11,7 +11,7 @@ from keras_minibatch.batch_sizes.comparison import compare_batch_sizes
 from keras_minibatch.batch_sizes.config import FULL_BATCH, check_budget, parse_batch_sizes
 from keras_minibatch.batch_sizes.report import COMPARISON_CSV, COMPARISON_JSON, CURVES_CSV, PLOTS, format_table
 from keras_minibatch.checks import ConfigError
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.rundir import RunDirError
 
 # 200 rows: 180 to fit (10% validation), so SGD makes 180 updates per epoch.
 TINY = TrainConfig(dataset="digits", max_train_samples=200, hidden_units=(16,), steps_per_execution=4)

@@ -22,7 +22,7 @@ from hypothesis.extra import numpy as np_st
 from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import main as cli
 from keras_minibatch.cli.errors import UsageError
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import DataError

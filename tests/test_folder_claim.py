@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from keras_minibatch import prepare_run_dir
-from keras_minibatch.runs import folder_claim
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_checks import check_folder, folder_kind
-from keras_minibatch.runs.folder_claim import FolderClaim, make_default_folder
-from keras_minibatch.runs.locking import FolderLock, FolderLockedError
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import folder_claim
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.folder_checks import check_folder, folder_kind
+from keras_minibatch.run_folders.folder_claim import FolderClaim, make_default_folder
+from keras_minibatch.run_folders.locking import FolderLock, FolderLockedError
+from keras_minibatch.run_folders.rundir import RunDirError
 
 
 def make_run(folder: Path) -> Path:
@@ -117,7 +117,7 @@ def test_a_failed_fresh_claim_leaves_no_marker(tmp_path):
 
 def test_a_live_lock_holder_is_named_and_a_dead_ones_lock_is_free(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from keras_minibatch.runs.locking import FolderLock; "
+        [sys.executable, "-c", "import sys, time; from keras_minibatch.run_folders.locking import FolderLock; "
          "lock = FolderLock(sys.argv[1]); lock.acquire(); print('held', flush=True); time.sleep(60)", str(tmp_path)],
         stdout=subprocess.PIPE, text=True,
     )

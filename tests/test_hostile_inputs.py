@@ -12,7 +12,7 @@ import pytest
 from keras_minibatch import ConfigError, DataError, TrainConfig, build_mlp, load_dataset, train_and_evaluate
 from keras_minibatch.training.checkpointing import load_checkpoint
 from keras_minibatch.data.dataset import Dataset
-from keras_minibatch.runs.rundir import CorruptCheckpointError
+from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 
 TINY = dict(dataset="digits", max_train_samples=200, epochs=1, hidden_units=(8,), batch_size=16)
 

@@ -14,7 +14,7 @@ from keras_minibatch.inference.export_target import check_export_target, tflite_
 from keras_minibatch.inference.output_folder import check_writable_folder
 from keras_minibatch.inference.prediction import ImagePrediction, Predictions
 from keras_minibatch.inference.prediction_files import check_output_file, columns, format_line, write_predictions
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.rundir import RunDirError
 
 
 def predictions(count=2, classes=10):

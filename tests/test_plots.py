@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_minibatch.plots import figures, search_plots, training_plots
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.rundir import RunDirError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

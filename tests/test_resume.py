@@ -15,8 +15,8 @@ import pytest
 
 from keras_minibatch import TrainConfig, train_and_evaluate
 from keras_minibatch.training.checkpointing import load_checkpoint
-from keras_minibatch.runs.locking import FolderLock
-from keras_minibatch.runs.rundir import CorruptCheckpointError, RunDirError
+from keras_minibatch.run_folders.locking import FolderLock
+from keras_minibatch.run_folders.rundir import CorruptCheckpointError, RunDirError
 from keras_minibatch.training.run import DivergenceError
 
 TINY = dict(dataset="digits", max_train_samples=300, epochs=4, hidden_units=(16,), batch_size=16)
@@ -253,7 +253,7 @@ def test_a_second_process_on_a_busy_search_folder_is_refused(tmp_path, finished_
     workdir = tmp_path / "s"
     shutil.copytree(finished_search, workdir)
     sleeper = subprocess.Popen(  # holds the folder's lock, as a running search would
-        [sys.executable, "-c", "import sys, time; from keras_minibatch.runs.locking import FolderLock; "
+        [sys.executable, "-c", "import sys, time; from keras_minibatch.run_folders.locking import FolderLock; "
          "FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)", str(workdir)],
         stdout=subprocess.PIPE, text=True,
     )

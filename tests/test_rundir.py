@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_checks import check_folder
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.folder_checks import check_folder
 
 
 def test_default_run_dir_is_fresh_and_timestamped(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from keras_minibatch import TrainConfig, load_dataset
 from keras_minibatch.checks import ConfigError
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.rundir import RunDirError
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.tuning.strategy_comparison import compare_search_strategies
 from keras_minibatch.tuning.strategy_comparison_report import grid_size

@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 from keras_minibatch import compat
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.tuning.deferred_checkpoint import DeferredCheckpoint
 from keras_minibatch.training.epoch_scalars import EpochScalars
 

@@ -24,7 +24,7 @@ from keras_minibatch.tuning import oracles, tuners
 from keras_minibatch.config import ConfigError
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.tuning.hypermodel import MLPHyperModel, RequireObjective
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.rundir import RunDirError
 from keras_minibatch.tuning.search_config import SearchConfig
 from keras_minibatch.tuning.seed_variance import seed_variance, seed_variance_report
 from keras_minibatch.tuning.search import load_tuner, search

@@ -29,8 +29,8 @@ from keras_minibatch.batch_sizes.results import ComparisonResult, RegimeResult
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.loading import load_dataset_for
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders.folder_claim import FolderClaim
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.training.validation_rows import split_for_validation
 

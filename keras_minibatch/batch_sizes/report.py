@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 
 from keras_minibatch.batch_sizes.results import ComparisonResult, RegimeResult
-from keras_minibatch.runs import run_files, rundir
+from keras_minibatch.run_folders import run_files, rundir
 
 COMPARISON_CSV = run_files.COMPARISON_CSV
 CURVES_CSV = run_files.CURVES_CSV

@@ -8,8 +8,8 @@ from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import preflight
 from keras_minibatch.cli import run_state
 from keras_minibatch.cli.errors import UsageError
-from keras_minibatch.runs import folder_checks
-from keras_minibatch.runs import run_files
+from keras_minibatch.run_folders import folder_checks
+from keras_minibatch.run_folders import run_files
 
 
 def command_compare(config: config_lib.TrainConfig) -> int:

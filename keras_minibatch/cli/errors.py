@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.cli import run_state
 from keras_minibatch.data.dataset import DataError
-from keras_minibatch.runs import folder_claim
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.locking import FolderLockedError
+from keras_minibatch.run_folders import folder_claim
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.locking import FolderLockedError
 from keras_minibatch.training.plugins import CallbackSpecError
 from keras_minibatch.training.termination import Terminated, handle_sigterm, reset_termination
 from keras_minibatch.tuning.oracle_address import OracleAddressError

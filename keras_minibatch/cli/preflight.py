@@ -10,7 +10,7 @@ from keras_minibatch import config as config_lib
 from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import run_state
 from keras_minibatch.cli.errors import UsageError
-from keras_minibatch.runs import folder_claim
+from keras_minibatch.run_folders import folder_claim
 
 
 def quiet_tensorflow() -> None:

@@ -6,7 +6,7 @@ import os
 
 from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli.errors import EXIT_FAILURE, EXIT_SIGTERM, UsageError, fail
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 
 
 def command_tensorboard() -> int:

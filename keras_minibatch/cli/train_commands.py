@@ -13,9 +13,9 @@ from keras_minibatch.cli import run_state
 from keras_minibatch.cli.errors import EXIT_FAILURE, UsageError, fail
 from keras_minibatch.data.dataset import DataError
 from keras_minibatch.data.sources import check_source
-from keras_minibatch.runs import folder_checks
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import folder_checks
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.training.plugins import parse_callback_spec
 
 

@@ -23,9 +23,9 @@ from typing import Any
 
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.inference.output_folder import check_writable_folder, make_parent_folder
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.run_files import MARKER_FILE
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.run_files import MARKER_FILE
+from keras_minibatch.run_folders.rundir import RunDirError
 
 FORMATS = ("saved_model", "tflite")
 _KINDS = {"saved_model": "saved_model export", "tflite": "tflite export"}

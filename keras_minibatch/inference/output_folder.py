@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 from keras_minibatch.checks import ConfigError
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.rundir import RunDirError
 
 
 def check_writable_folder(folder: Path, flag: str, value: str) -> None:

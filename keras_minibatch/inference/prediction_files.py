@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.inference.output_folder import check_writable_folder, make_parent_folder
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.rundir import RunDirError
 
 if TYPE_CHECKING:
     from keras_minibatch.inference.prediction import ImagePrediction, Predictions

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 
 if TYPE_CHECKING:
     from matplotlib.axis import Axis

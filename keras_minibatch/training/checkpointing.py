@@ -30,9 +30,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.run_files import STATE_FILE
-from keras_minibatch.runs.rundir import CorruptCheckpointError
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.run_files import STATE_FILE
+from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 
 
 @dataclasses.dataclass

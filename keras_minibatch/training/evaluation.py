@@ -11,7 +11,7 @@ import numpy as np
 
 from keras_minibatch.data.dataset import DataError  # Imports NumPy too: no start-up cost added.
 
-from keras_minibatch.runs.run_files import CONFIG_FILE, MODEL_FILE
+from keras_minibatch.run_folders.run_files import CONFIG_FILE, MODEL_FILE
 
 
 def resolve_model_path(model: str | os.PathLike) -> Path:

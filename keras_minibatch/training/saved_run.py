@@ -21,8 +21,8 @@ import numpy as np
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.plots import training_plots
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.run_files import (
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.run_files import (
     CONFIG_FILE,
     CONFUSION_MATRIX_PLOT,
     HISTORY_CSV,
@@ -32,7 +32,7 @@ from keras_minibatch.runs.run_files import (
     MODEL_FILE,
     TENSORBOARD_DIR,
 )
-from keras_minibatch.runs.rundir import CorruptCheckpointError
+from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 from keras_minibatch.training import report
 
 

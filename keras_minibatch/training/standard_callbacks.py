@@ -16,7 +16,7 @@ import keras
 
 import callbacks as minibatch_callbacks
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.runs.rundir import CorruptCheckpointError
+from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 from keras_minibatch.training.checkpointing import Checkpoint, TrainingCheckpoint
 from keras_minibatch.training.epoch_scalars import EpochScalars
 from keras_minibatch.training.plugins import load_callback

@@ -8,7 +8,7 @@ from typing import Any
 
 import keras
 
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 
 
 class DeferredCheckpoint(keras.callbacks.Callback):

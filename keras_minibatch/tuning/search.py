@@ -55,10 +55,10 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.fingerprints import data_fingerprint
 from keras_minibatch.data.loading import load_dataset_for
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_claim import FolderClaim
-from keras_minibatch.runs.run_files import SEARCH_CONFIG_FILE
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.folder_claim import FolderClaim
+from keras_minibatch.run_folders.run_files import SEARCH_CONFIG_FILE
 from keras_minibatch.training import report
 from keras_minibatch.training import saved_run
 from keras_minibatch.training.plugins import load_callback

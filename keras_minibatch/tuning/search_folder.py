@@ -22,12 +22,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.runs import folder_checks
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import folder_checks
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.config import TrainConfig
-from keras_minibatch.runs.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
+from keras_minibatch.run_folders.run_files import COMPARISON_CONFIG_FILE, SEARCH_CONFIG_FILE, TRIALS_JSON, TUNER_PROJECT
 from keras_minibatch.tuning.search_config import SearchConfig
 
 __all__ = [

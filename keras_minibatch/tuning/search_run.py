@@ -21,8 +21,8 @@ import keras_tuner
 from keras_minibatch import compat
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.training.validation_rows import split_for_validation
 from keras_minibatch.training.distribution import trial_strategy
 from keras_minibatch.tuning.hypermodel import MLPHyperModel

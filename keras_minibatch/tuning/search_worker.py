@@ -20,9 +20,9 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.fingerprints import data_fingerprint
 from keras_minibatch.data.loading import load_dataset_for
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.locking import folder_in_use
-from keras_minibatch.runs.run_files import BEST_HYPERPARAMETERS_FILE, SEARCH_CONFIG_FILE, TENSORBOARD_DIR, TRIALS_JSON
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.locking import folder_in_use
+from keras_minibatch.run_folders.run_files import BEST_HYPERPARAMETERS_FILE, SEARCH_CONFIG_FILE, TENSORBOARD_DIR, TRIALS_JSON
 from keras_minibatch.training.validation_rows import split_for_validation
 from keras_minibatch.training.distribution import trial_strategy
 from keras_minibatch.training.plugins import load_callback

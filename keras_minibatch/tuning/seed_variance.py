@@ -21,8 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.data.dataset import Dataset

@@ -47,13 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from keras_minibatch.plots import search_plots
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.loading import load_dataset_for
-from keras_minibatch.runs.folder_claim import FolderClaim
+from keras_minibatch.run_folders.folder_claim import FolderClaim
 from keras_minibatch.tuning.search_config import TUNERS, SearchConfig
 from keras_minibatch.tuning.search_folder import (
     COMPARISON_CONFIG_FILE,

@@ -16,7 +16,7 @@ from typing import Any
 
 import keras_tuner
 
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.plots import search_plots
 from keras_minibatch.tuning.search_result import SearchResult
 

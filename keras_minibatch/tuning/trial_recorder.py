@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from keras_minibatch import compat
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.tuning.search_config import OBJECTIVES
 from keras_minibatch.tuning.trial_table import TRIALS_JSON, format_trial_line, hyperparameter_order, write_trial_files
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.tuning.search_config import OBJECTIVES
 
 __all__ = [

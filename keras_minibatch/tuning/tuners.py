@@ -28,7 +28,7 @@ import keras_tuner
 
 from keras_minibatch import compat
 from keras_minibatch.config import ConfigError
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.tuning.oracles import (
     BayesianOptimizationOracle,
     CappedHyperbandOracle,

@@ -16,8 +16,8 @@ import keras
 
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.training import report
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.tuning.search_config import SearchConfig

@@ -23,9 +23,9 @@ import json
 import os
 from pathlib import Path
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs.run_files import LOCK_FILE, MARKER_FILE
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders.run_files import LOCK_FILE, MARKER_FILE
+from keras_minibatch.run_folders.rundir import RunDirError
 
 __all__ = ["check_folder", "folder_holds_files", "folder_kind"]
 

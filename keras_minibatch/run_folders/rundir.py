@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keras_minibatch.runs.run_files import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, MARKER_FILE, METRICS_FILE, STATE_FILE, is_temporary
+from keras_minibatch.run_folders.run_files import CHECKPOINT_DIR, CONFIG_FILE, LOCK_FILE, MARKER_FILE, METRICS_FILE, STATE_FILE, is_temporary
 
 if TYPE_CHECKING:
     from keras_minibatch.config import TrainConfig

@@ -18,12 +18,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from keras_minibatch.runs import run_files
-from keras_minibatch.runs import rundir
-from keras_minibatch.runs.folder_checks import check_folder, folder_holds_files, folder_kind
-from keras_minibatch.runs.locking import FolderLock
-from keras_minibatch.runs.run_files import LOCK_FILE, MARKER_FILE
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders import run_files
+from keras_minibatch.run_folders import rundir
+from keras_minibatch.run_folders.folder_checks import check_folder, folder_holds_files, folder_kind
+from keras_minibatch.run_folders.locking import FolderLock
+from keras_minibatch.run_folders.run_files import LOCK_FILE, MARKER_FILE
+from keras_minibatch.run_folders.rundir import RunDirError
 
 __all__ = ["FolderClaim", "make_default_folder", "prepare_run_dir", "remove_if_unused"]
 

@@ -15,8 +15,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from keras_minibatch.runs.run_files import LOCK_FILE
-from keras_minibatch.runs.rundir import RunDirError
+from keras_minibatch.run_folders.run_files import LOCK_FILE
+from keras_minibatch.run_folders.rundir import RunDirError
 
 __all__ = ["LOCK_FILE", "FolderLock", "FolderLockedError", "LockFileError", "folder_in_use"]
 
