@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -34,10 +33,12 @@ from pathlib import Path
 from absl import app, flags, logging
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MNIST_T10K = REPO_ROOT.parent / "shared" / "data" / "mnist-t10k"
 sys.path.insert(0, str(REPO_ROOT))  # Run from a clone without installing.
 
 from keras_minibatch.config import TrainConfig  # Standard library only: TensorFlow is not imported yet.
+from machine_info import machine
+from lecture_model import BATCH_SIZE, LEARNING_RATE, LectureLoop, build_model
+from mnist_shaped import load_data, write_npz
 
 _NUM_SAMPLES = flags.DEFINE_integer("num_samples", 60_000, "Training rows per epoch.", lower_bound=64)
 _EPOCHS = flags.DEFINE_integer("epochs", 5, "Epochs per configuration; the first is a warm-up.", lower_bound=2)
@@ -47,109 +48,9 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the data, the initial weights a
 _CHILD = flags.DEFINE_string("child", None, "Internal: run one fresh-process measurement and print JSON.")
 _LAUNCHED_AT = flags.DEFINE_float("launched_at", None, "Internal: time.time() when the parent started this child.")
 
-BATCH_SIZE = 32
-LEARNING_RATE = 1e-3
 FUSED_STEPS = TrainConfig().steps_per_execution  # Updates per compiled call of `train`'s default.
 FUSED_ROWS = sorted({64, 128, 512, FUSED_STEPS})  # Fused XLA uint8 rows: how the call's size moves the epoch.
 WINNER = "fused"  # The configuration proposed as the default of `train`.
-
-
-class Data:
-    """MNIST-shaped rows: uint8 pixels, and float32 in [0, 1] made only when asked for."""
-
-    def __init__(self, x_uint8, y, x_test_uint8, y_test, source):
-        self.x_uint8, self.y, self.x_test_uint8, self.y_test, self.source = x_uint8, y, x_test_uint8, y_test, source
-        self._float32 = None
-
-    @property
-    def x_float32(self):
-        if self._float32 is None:
-            self._float32 = self.x_uint8.astype("float32") / 255
-        return self._float32
-
-    @property
-    def x_test_float32(self):
-        return self.x_test_uint8.astype("float32") / 255
-
-
-def load_data(num_samples: int, seed: int) -> Data:
-    """Returns MNIST-shaped data: real t10k images tiled up, or synthetic digits."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    if (MNIST_T10K / "t10k-images-idx3-ubyte.gz").is_file():
-        from keras_minibatch.data.idx_files import read_idx
-
-        images = read_idx(MNIST_T10K / "t10k-images-idx3-ubyte.gz", 3)
-        labels = read_idx(MNIST_T10K / "t10k-labels-idx1-ubyte.gz", 1).astype(np.int64)
-        order = rng.permutation(len(labels))
-        test, train = order[:2000], order[2000:]
-        source = f"mnist-t10k: {len(train):,} real images tiled to {num_samples:,}, {len(test):,} held out"
-    else:
-        templates = rng.integers(0, 256, (10, 28, 28))
-        labels = rng.integers(0, 10, 12_000)
-        noise = rng.normal(0, 60, (len(labels), 28, 28))
-        images = np.clip(templates[labels] * 0.6 + noise, 0, 255).astype(np.uint8)
-        test, train = np.arange(2000), np.arange(2000, 12_000)
-        source = f"synthetic (no {MNIST_T10K}): {len(train):,} images tiled to {num_samples:,}, 2,000 held out"
-    tiled = rng.permutation(train[np.arange(num_samples) % len(train)])
-    return Data(images[tiled], labels[tiled], images[test], labels[test], source)
-
-
-def build_model(*, uint8: bool, jit_compile: bool | str = False, steps_per_execution: int = 1):
-    """The lecture's MLP, as `keras_minibatch.training.model.build_mlp` builds it; optionally fed uint8 pixels."""
-    import keras
-
-    inputs = [keras.Input(shape=(28, 28), dtype="uint8" if uint8 else "float32"), keras.layers.Flatten()]
-    if uint8:  # Pixels stay 1 byte until here: 4x less memory for the training set.
-        inputs.append(keras.layers.Rescaling(1 / 255))
-    hidden = [keras.layers.Dense(units, activation="relu") for units in (32, 64, 128, 256)]
-    model = keras.Sequential([*inputs, *hidden, keras.layers.Dense(10, activation="softmax")])
-    model.compile(
-        optimizer=keras.optimizers.Adam(LEARNING_RATE), loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=["accuracy"], jit_compile=jit_compile, steps_per_execution=steps_per_execution,
-    )
-    return model
-
-
-class LectureLoop:
-    """The lecture's loop: a `tf.function` GradientTape step over `shuffle(1024).batch(32)`."""
-
-    def __init__(self, data):
-        import keras
-        import tensorflow as tf
-
-        self.model = build_model(uint8=False)
-        optimizer = keras.optimizers.Adam(LEARNING_RATE)
-        loss_fn = keras.losses.SparseCategoricalCrossentropy()
-        self.train_loss, self.train_accuracy = keras.metrics.Mean(), keras.metrics.SparseCategoricalAccuracy()
-        self.dataset = tf.data.Dataset.from_tensor_slices((data.x_float32, data.y)).shuffle(1024).batch(BATCH_SIZE)
-        self.x_test, self.y_test = data.x_test_float32, data.y_test
-        model, train_loss, train_accuracy = self.model, self.train_loss, self.train_accuracy
-
-        @tf.function
-        def train_step(images, labels):
-            with tf.GradientTape() as tape:
-                predictions = model(images, training=True)
-                loss = loss_fn(labels, predictions)
-            gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            train_loss.update_state(loss)
-            train_accuracy.update_state(labels, predictions)
-
-        self.train_step = train_step
-
-    def epoch(self) -> float:
-        start = time.perf_counter()
-        for images, labels in self.dataset:
-            self.train_step(images, labels)
-        float(self.train_loss.result()), float(self.train_accuracy.result())  # The lecture prints these.
-        self.train_loss.reset_state()
-        self.train_accuracy.reset_state()
-        return time.perf_counter() - start
-
-    def test_accuracy(self) -> float:
-        return float(self.model.evaluate(self.x_test, self.y_test, batch_size=1024, verbose=0, return_dict=True)["accuracy"])
 
 
 class FitConfiguration:
@@ -224,15 +125,6 @@ def configurations(quick: bool) -> dict[str, tuple[str, dict]]:
     return table
 
 
-def write_npz(data, folder: Path) -> Path:
-    """Saves the rows as a `.npz` source for `keras-minibatch train` (uint8 pixels, as loaded)."""
-    import numpy as np
-
-    source = Path(folder, "data.npz")
-    np.savez(source, x_train=data.x_uint8, y_train=data.y, x_test=data.x_test_uint8, y_test=data.y_test)
-    return source
-
-
 def measure_train(source: Path, epochs: int, after_each_epoch: Callable[[], None] | None = None) -> dict:
     """Runs `keras-minibatch train`'s library call with its current defaults on the same rows.
 
@@ -279,7 +171,7 @@ def make_configuration(arguments: dict | None, data):
     import keras
 
     keras.utils.set_random_seed(_SEED.value)  # The same initial weights for every configuration.
-    return LectureLoop(data) if arguments is None else FitConfiguration(data, **arguments)
+    return LectureLoop(data.x_float32, data.y, data.x_test_float32, data.y_test) if arguments is None else FitConfiguration(data, **arguments)
 
 
 def measure(table: dict[str, tuple[str, dict]], data, epochs: int, train_source: Path | None = None) -> dict[str, dict]:
@@ -423,22 +315,6 @@ def run_child(kind: str, name: str, environment: dict[str, str]) -> dict | None:
         print(f"[{kind}:{name} failed with exit code {completed.returncode}: {completed.stderr.strip()[-500:]}]", file=sys.stderr)
         return None
     return json.loads(lines[-1].removeprefix("RESULT "))
-
-
-def machine() -> str:
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as stream:
-            cpu = next(line.split(":", 1)[1].strip() for line in stream if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = ", load average %.2f %.2f %.2f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
-    return (f"machine: {cpu}, {os.cpu_count()} cores{load}; Python {platform.python_version()}, TensorFlow "
-            f"{tf.__version__}, Keras {keras.__version__} ({keras.backend.backend()}), NumPy {np.__version__}")
 
 
 def format_table(rows: list[dict], epochs: int) -> str:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import os
-import platform
 import pstats
 import sys
 import tempfile
@@ -30,25 +29,11 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # Its sibling modules, also when loaded by path.
+
+from machine_info import machine  # noqa: E402  (after the path it needs)
 
 QUICK = {"num_trials": 2, "epochs": 1, "max_train_samples": 200, "repeats": 1}
-
-
-def _machine() -> str:
-    import keras
-    import keras_tuner
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as stream:
-            cpu = next(line.split(":", 1)[1].strip() for line in stream if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (
-        f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}, "
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, KerasTuner {keras_tuner.__version__}"
-    )
 
 
 def _plain_fits(train_config, hyperparameter_sets: Sequence[dict[str, Any]], dataset) -> None:
@@ -158,7 +143,7 @@ def measure_overhead(
         "overhead": totals["search_seconds"] / totals["plain_seconds"] - 1.0,
         "cpu_overhead": totals["search_cpu_seconds"] / totals["plain_cpu_seconds"] - 1.0,
         "overhead_per_trial_ms": 1000.0 * (totals["search_seconds"] - totals["plain_seconds"]) / (num_trials * repeats),
-        "machine": _machine(),
+        "machine": machine(),
     }
 
 
@@ -171,7 +156,7 @@ def format_table(measured: dict[str, Any]) -> str:
     )
     lines = [
         title,
-        f"machine: {measured['machine']}",
+        measured["machine"],
         f"{'repeat':>6}  {'order':<12}  {'search s':>9}  {'plain s':>8}  {'overhead':>8}  {'search cpu s':>12}  {'plain cpu s':>11}",
     ]
     for number, run in enumerate(measured["runs"], start=1):

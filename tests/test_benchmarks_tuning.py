@@ -22,7 +22,7 @@ def test_quick_run_prints_one_table_with_the_overhead_and_the_machine(tuning_ove
     table = lines[0].splitlines()
     assert len(lines) == 1
     assert table[0].startswith("tuning overhead: random search vs plain fit, 2 trials x 1 epoch, ")
-    assert table[1].startswith("machine: ") and "CPUs" in table[1] and "TensorFlow" in table[1]
+    assert table[1].startswith("machine: ") and "cores" in table[1] and "TensorFlow" in table[1]
     assert table[2].split()[:3] == ["repeat", "order", "search"]
     assert table[-1].startswith("overhead: ") and "% wall" in table[-1]
     assert measured["num_trials"] == 2 and len(measured["runs"]) == 1
