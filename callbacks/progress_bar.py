@@ -14,7 +14,8 @@ from callbacks.progress_logger import format_duration
 from callbacks.terminal_lines import terminal_width
 
 _ERASE = "\r\x1b[K"  # Back to the line's start, then clear to its end.
-_BAR_WIDTH = 24
+_BAR_WIDTH = 22  # Keras' bar is 20 wide, as this one's inside
+_MIN_BAR_WIDTH = 10  # narrower, a bar would say little
 
 
 def _bar(done: int, total: int, width: int) -> str:
@@ -28,9 +29,9 @@ class ProgressBar(keras.callbacks.Callback):
 
     The line counts mini-batch updates, however many of them each of `fit`'s
     steps applies, and gives the updates per second, the time left in the
-    epoch and the latest batch metrics:
+    epoch and the latest batch metrics, the loss first:
 
-    `epoch 2/10  [=========>............]  845/1688 updates  2,345/s  0:03 left  accuracy 0.9012  loss 0.3120`
+    `epoch 2/10  [====>.....]  845/1688 updates  2,345/s  0:03 left  loss 0.3120  accuracy 0.9012`
 
     It fits the terminal's width (read at every epoch's start), dropping the
     metrics that do not fit, so the terminal never wraps it. When the epoch
@@ -153,10 +154,8 @@ class ProgressBar(keras.callbacks.Callback):
             return self._last[1] / (self._last[0] - self._start)
         return None
 
-    def _line(self) -> str:
-        epochs, total = (self.params or {}).get("epochs"), self._total()
-        head = [self.label] if self.label else []
-        head.append(f"epoch {self._epoch + 1}" + (f"/{epochs}" if epochs else ""))
+    def _counts(self, total: int | None) -> list[str]:
+        """The updates done, then (when known) the rate and the time left or what is running instead."""
         counts = [f"{self._done}/{total} updates" if total else f"{self._done} updates"]
         rate = self._rate()
         if rate:
@@ -165,21 +164,27 @@ class ProgressBar(keras.callbacks.Callback):
             counts.append(self._note)
         elif rate and total:
             counts.append(f"{format_duration((total - self._done) / rate)} left")
+        return counts
+
+    def _line(self) -> str:
+        """The line, fitted to the terminal: the rate, the time left, the bar and the metrics where they fit."""
+        epochs, total = (self.params or {}).get("epochs"), self._total()
         room = self._width - 1  # The last column would make some terminals wrap.
-        heading, progress = "  ".join(head), counts[0]
-        for part in counts[1:]:  # then what fits of: the rate, the time left
+        heading = "  ".join([*([self.label] if self.label else []), f"epoch {self._epoch + 1}" + (f"/{epochs}" if epochs else "")])
+        progress, *optional = self._counts(total)
+        for part in optional:
             if len(heading) + len(progress) + len(part) + 4 <= room:
                 progress += "  " + part
-        free = room - len(heading) - len(progress) - 4
-        bar = [_bar(self._done, total, min(_BAR_WIDTH, free))] if total and free >= 7 else []  # a bar needs a few columns
-        line = "  ".join([heading, *bar, progress])
-        for key, value in self._metrics.items():
-            value = loggable(value)
+        bar_width = min(_BAR_WIDTH, max(_MIN_BAR_WIDTH, self._width // 8))  # one width per terminal: the bar stays put
+        fits = total and len(heading) + bar_width + len(progress) + 4 <= room
+        line = "  ".join([heading, _bar(self._done, total, bar_width), progress] if fits else [heading, progress])
+        for key in sorted(self._metrics, key=lambda key: key != "loss"):  # the loss first, then Keras' order
+            value = loggable(self._metrics[key])
             if not isinstance(value, float):
                 continue  # a per-class metric: the epoch's summary shows it
-            if len(part := f"{line}  {key} {format_value(value)}") > room:
+            if len(line) + len(part := f"  {key} {format_value(value)}") > room:
                 break
-            line = part
+            line += part
         return line[:room]
 
     def _draw(self) -> None:

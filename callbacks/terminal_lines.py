@@ -11,21 +11,19 @@ def terminal_width() -> int:
     return shutil.get_terminal_size(fallback=(80, 24)).columns
 
 
-def _cut(part: str, width: int) -> list[str]:
-    """Cuts a part wider than `width` after its `/` where it can (a path), else at `width`."""
+def _cut(part: str, first_room: int, room: int) -> list[str]:
+    """Cuts a part into pieces of at most `first_room`, then `room` columns: after a `/` where it can (a path), else where it must."""
     pieces, line = [], ""
     for segment in part.replace("/", "/\0").split("\0"):
-        while len(segment) > width:  # One segment wider than a whole line: cut it where it must.
-            if line:
-                pieces.append(line)
-                line = ""
-            pieces.append(segment[:width])
-            segment = segment[width:]
-        if len(line) + len(segment) > width:
+        limit = room if pieces else first_room
+        if line and len(line) + len(segment) > limit:
             pieces.append(line)
-            line = ""
+            line, limit = "", room
         line += segment
-    return [*pieces, line] if line else pieces
+        while len(line) > limit:  # wider than a whole line: cut it where it must
+            pieces.append(line[:limit])
+            line, limit = line[limit:], room
+    return [*pieces, line]
 
 
 def pack_lines(parts: Iterable[str], width: int, *, first: str = "", indent: str = "", separator: str = "  ") -> list[str]:
@@ -44,18 +42,17 @@ def pack_lines(parts: Iterable[str], width: int, *, first: str = "", indent: str
     """
     lines, line, empty = [], first, True
     for part in parts:
-        room = width - len(line) - (0 if empty else len(separator))
-        if len(part) <= room:
-            line += part if empty else separator + part
-            empty = False
+        joined = part if empty else separator + part
+        if len(line) + len(joined) <= width:
+            line, empty = line + joined, False
             continue
-        if not empty:
-            lines.append(line)
+        # A full line goes; so does a first line too short for a part a later line would hold whole.
+        if not empty or (len(line) > len(indent) and len(part) <= width - len(indent)):
+            lines.append(line.rstrip())
             line, empty = indent, True
-        pieces = _cut(part, max(1, width - max(len(line), len(indent))))
+        pieces = _cut(part, max(1, width - len(line)), max(1, width - len(indent)))
         for piece in pieces[:-1]:
             lines.append(line + piece)
             line = indent
-        line += pieces[-1]
-        empty = False
-    return [*lines, line]
+        line, empty = line + pieces[-1], not pieces[-1]
+    return [*lines, line.rstrip()]

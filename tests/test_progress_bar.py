@@ -83,7 +83,7 @@ def test_rate_and_time_left_leave_out_the_first_step(clock, capsys):
     clock.now = 6.0
     bar.on_train_batch_end(1)  # then 10 updates a second: 80 left
 
-    assert frames(capsys.readouterr().out)[-1].startswith("epoch 1/2  [===>..................]  20/100 updates  10/s  0:08 left")
+    assert frames(capsys.readouterr().out)[-1].startswith("epoch 1/2  [=>........]  20/100 updates  10/s  0:08 left")
 
 
 def test_redraws_at_most_every_interval(clock, capsys):
@@ -119,15 +119,24 @@ def test_the_line_is_erased_when_the_epoch_ends_so_the_summary_stands_alone(cloc
     ]
 
 
-def test_the_line_never_reaches_the_last_column(clock, capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "70")
+def test_the_line_fits_the_terminal_leaving_out_what_does_not_fit(clock, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     logs = {"loss": 0.5, "accuracy": 0.75, "a_long_metric_name": 1.0}
 
     drive(ProgressBar(label="trial 3/10", updates_per_step=8, updates_per_epoch=1000), steps=125, logs=logs, clock=clock)
 
     drawn = frames(capsys.readouterr().out)
-    assert drawn and max(len(frame) for frame in drawn) <= 69
-    assert drawn[-1].startswith("trial 3/10  epoch 1/1  [") and "1000/1000 updates" in drawn[-1]
+    assert drawn and max(len(frame) for frame in drawn) <= 79  # the last column would make some terminals wrap
+    assert drawn[-1] == "trial 3/10  epoch 1/1  [========]  1000/1000 updates  16/s  0:00 left"
+
+
+def test_the_metrics_come_loss_first_and_as_far_as_they_fit(clock, capsys):
+    logs = {"accuracy": 0.75, "loss": 0.5, "val_like_metric": 0.25}
+
+    drive(ProgressBar(label="trial 3/10", updates_per_step=8, updates_per_epoch=1000), steps=125, logs=logs, clock=clock)
+
+    assert frames(capsys.readouterr().out)[-1] == (
+        "trial 3/10  epoch 1/1  [==========]  1000/1000 updates  16/s  0:00 left  loss 0.5000")
 
 
 def test_evaluate_outside_fit_draws_nothing(capsys):
