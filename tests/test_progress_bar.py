@@ -4,12 +4,12 @@ import copy
 import json
 import re
 
+import pyte
 import pytest
 
 import callbacks.progress_bar as bar_module
 from callbacks import EpochMetricsLogger, ProgressBar
 
-pyte = pytest.importorskip("pyte")
 ERASE = "\r\x1b[K"
 
 

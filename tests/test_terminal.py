@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyte
 import pytest
 from absl.testing import flagsaver
-
-pyte = pytest.importorskip("pyte")
 
 COLUMNS, LINES = 100, 30
 BAR_COUNT = re.compile(r"(\d+)/(\d+) updates")
