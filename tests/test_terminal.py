@@ -222,3 +222,68 @@ def test_a_header_in_a_pipe_fits_80_columns(monkeypatch):
     block = format_block([("search:", "word " * 60)])
 
     assert max(len(line) for line in block.splitlines()) < 80 and len(block.splitlines()) > 1
+
+
+def test_train_and_evaluate_counts_the_updates_whatever_steps_per_execution_fuses(tmp_path, capsys, monkeypatch):
+    from keras_minibatch import TrainConfig, train_and_evaluate
+
+    monkeypatch.setenv("COLUMNS", str(COLUMNS))
+    config = TrainConfig(dataset="digits", max_train_samples=200, epochs=2, hidden_units=(8,), batch_size=8, steps_per_execution=4)
+
+    train_and_evaluate(config, tmp_path, progress_bar=True, print_fn=lambda line: None)
+    out = capsys.readouterr().out
+
+    # 180 fit rows: 23 updates of batch 8, which fit() gets in 6 calls of 4 updates (the last of 2).
+    assert set(BAR_COUNT.findall(out)) >= {("0", "23"), ("23", "23")} and {total for _, total in BAR_COUNT.findall(out)} == {"23"}
+    assert "\u2501" not in out and "/step" not in out  # Keras' own bar stays off
+    screen = pyte.Screen(COLUMNS, LINES)
+    pyte.Stream(screen).feed(out.replace("\n", "\r\n"))
+    rows = [row.rstrip() for row in screen.display if row.strip()]
+    assert [row.split("  ")[0] for row in rows if row.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]
+    assert not [row for row in rows if "updates" in row]
+
+
+def test_a_trials_line_wraps_between_values_and_says_the_time_left():
+    from keras_minibatch.tuning.trial_table import format_trial_line
+
+    row = {"number": 2, "status": "COMPLETED", "objective": 0.93, "epochs": 10, "seconds": 61.0, "failure": None,
+           "hyperparameters": {"num_layers": 2, "units_1": 64, "units_2": 32, "activation": "relu", "learning_rate": 0.00123}}
+
+    line = format_trial_line(row, max_trials=10, objective="val_accuracy", best=0.95, seconds_left=8 * 61.0, width=64)
+
+    assert line.splitlines() == [
+        "trial 2/10  val_accuracy 0.9300  best 0.9500  epochs 10  61.0s",
+        "            ~8:08 left in search  num_layers=2 units=64,32",
+        "            activation=relu learning_rate=0.00123",
+    ]
+    assert "\n" not in format_trial_line(row, max_trials=10, objective="val_accuracy", seconds_left=1.0)  # a pipe: one line
+
+
+@pytest.mark.parametrize(
+    ("statuses", "seconds", "expected"),
+    [
+        (["COMPLETED", "FAILED", "RUNNING"], [10.0, 20.0, None], 15.0 * 8),  # the running trial is left to do
+        (["COMPLETED"] * 10, [1.0] * 10, None),  # nothing left
+        (["COMPLETED"], [None], None),  # nothing timed (a trial of an earlier run without its time)
+    ],
+)
+def test_the_searchs_time_left_is_the_mean_trial_time_times_the_trials_left(statuses, seconds, expected):
+    from keras_minibatch.tuning.trial_recorder import _seconds_left
+
+    rows = [{"status": status, "seconds": time_taken} for status, time_taken in zip(statuses, seconds)]
+
+    assert _seconds_left(rows, max_trials=10) == expected
+
+
+def test_the_trials_table_wraps_the_hyperparameters_under_their_column():
+    from keras_minibatch.tuning.trial_table import format_trials_table
+
+    row = {"trial_id": "0", "number": 1, "status": "COMPLETED", "objective": 0.5, "best_epoch": 1, "seconds": 1.0, "failure": None,
+           "metrics": {}, "hyperparameters": {"num_layers": 2, "units_1": 8, "units_2": 16, "activation": "relu", "optimizer": "adam"}}
+
+    lines = format_trials_table([row], "val_accuracy", width=80).splitlines()
+
+    column = lines[0].index("hyperparameters")
+    assert lines[1][column:] == "num_layers=2 units=8,16"
+    assert lines[2] == " " * column + "activation=relu optimizer=adam"
+    assert max(len(line) for line in lines) <= 80
