@@ -14,7 +14,7 @@ from callbacks.progress_logger import format_duration
 from callbacks.terminal_lines import terminal_width
 
 _ERASE = "\r\x1b[K"  # Back to the line's start, then clear to its end.
-_BAR_WIDTH = 22  # Keras' bar is 20 wide, as this one's inside
+_BAR_WIDTH = 22  # brackets included: inside, as wide as Keras' bar
 _MIN_BAR_WIDTH = 10  # narrower, a bar would say little
 
 
