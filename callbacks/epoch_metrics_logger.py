@@ -11,6 +11,7 @@ import keras
 from callbacks.arguments import check, is_count, is_flag
 from callbacks.log_values import format_value, loggable
 from callbacks.metrics_file import MetricsFile
+from callbacks.terminal_lines import pack_lines, terminal_width
 
 _SUFFIXES = (".jsonl", ".json", ".csv")
 
@@ -54,6 +55,11 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         append: Whether to append to `filename` instead of truncating it at
             the start of each `fit()`; a torn last line (a process killed
             while writing it) is dropped first. Defaults to `False`.
+        wrap: Whether a printed line wider than the terminal (see
+            `shutil.get_terminal_size`) is wrapped between two values, the
+            rest indented under the first metric, where the terminal would
+            cut it mid-word. Defaults to `False`: one line per epoch however
+            long, as logs and pipes want.
 
     Attributes:
         history: The rows of the current (or last) `fit()`, as dicts.
@@ -76,6 +82,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         num_samples: int | None = None,
         verbose: int = 1,
         append: bool = False,
+        wrap: bool = False,
     ) -> None:
         super().__init__()
         check("filename", filename, filename is None or isinstance(filename, str), "a string or None; pass `str(path)`")
@@ -85,10 +92,12 @@ class EpochMetricsLogger(keras.callbacks.Callback):
               "a positive integer or None")
         check("verbose", verbose, is_count(verbose) or is_flag(verbose), "a non-negative integer")
         check("append", append, is_flag(append), "a bool")
+        check("wrap", wrap, is_flag(wrap), "a bool")
         self.filename = filename
         self.num_samples = None if num_samples is None else int(num_samples)
         self.verbose = int(verbose)
         self.append = bool(append)
+        self.wrap = bool(wrap)
         self.history: list[dict[str, Any]] = []
         self._output: MetricsFile | None = None
         self._metric_names: list[str] = []  # Every metric this `fit` logged, in first-seen order.
@@ -96,7 +105,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
 
     def get_config(self) -> dict[str, Any]:
         """Returns the constructor arguments, JSON-native."""
-        names = ("filename", "num_samples", "verbose", "append")
+        names = ("filename", "num_samples", "verbose", "append", "wrap")
         return {name: getattr(self, name) for name in names}
 
     @classmethod
@@ -123,7 +132,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         row = self._row(epoch, logs, seconds)
         self.history.append(row)
         if self.verbose >= 1:
-            print(self._line(row), flush=True)
+            print("\n".join(self._lines(row)), flush=True)
         if self._output is not None:
             self._output.write(row)
 
@@ -144,7 +153,7 @@ class EpochMetricsLogger(keras.callbacks.Callback):
         row[f"{unit}_per_second"] = count / seconds if count and seconds else None
         return row
 
-    def _line(self, row: dict[str, Any]) -> str:
+    def _lines(self, row: dict[str, Any]) -> list[str]:
         epochs = (self.params or {}).get("epochs")
         parts = [f"epoch {row['epoch']}" + (f"/{epochs}" if epochs else "")]
         *metrics, (_, seconds), (rate_key, rate) = list(row.items())[1:]
@@ -153,7 +162,9 @@ class EpochMetricsLogger(keras.callbacks.Callback):
             parts.append(f"time {seconds:.2f}s")
         if rate is not None:
             parts.append(f"{_format_rate(rate)} {rate_key.removesuffix('_per_second')}/s")
-        return "  ".join(parts)
+        if not self.wrap:
+            return ["  ".join(parts)]
+        return pack_lines(parts, terminal_width() - 1, indent=" " * (len(parts[0]) + 2))
 
     def close(self) -> None:
         """Closes the log file. `fit()` does this at its end; an interrupted `fit()` does not."""

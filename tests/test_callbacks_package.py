@@ -25,7 +25,7 @@ def imported_modules(path):
 
 
 def test_all_is_pinned():
-    assert callbacks.__all__ == ["EarlyStopping", "EpochMetricsLogger", "ProgressLogger", "StopOnNonFiniteLoss"]
+    assert callbacks.__all__ == ["EarlyStopping", "EpochMetricsLogger", "ProgressBar", "ProgressLogger", "StopOnNonFiniteLoss"]
 
 
 @pytest.mark.parametrize("name", callbacks.__all__)

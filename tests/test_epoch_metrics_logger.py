@@ -46,6 +46,18 @@ def test_prints_one_line_per_epoch_with_samples_per_second(clock, capsys):
     )
 
 
+def test_wrap_breaks_a_line_wider_than_the_terminal_between_values(clock, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "62")
+    logs = {"loss": 0.21339, "accuracy": 0.93812, "val_loss": 0.25011, "val_accuracy": 0.929}
+
+    run(EpochMetricsLogger(num_samples=24690, wrap=True), [logs], first_epoch=2)
+
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 3/10  loss 0.2134  accuracy 0.9381  val_loss 0.2501",
+        "            val_accuracy 0.9290  time 2.00s  12,345 samples/s",
+    ]
+
+
 def test_reports_steps_per_second_without_num_samples(clock, capsys):
     run(EpochMetricsLogger(), [{"loss": 1.0}])
 
@@ -206,7 +218,7 @@ def test_config_json_round_trip():
     config = json.loads(json.dumps(logger.get_config()))
 
     assert EpochMetricsLogger.from_config(config).get_config() == logger.get_config() == {
-        "filename": "runs/metrics.csv", "num_samples": 100, "verbose": 0, "append": True}
+        "filename": "runs/metrics.csv", "num_samples": 100, "verbose": 0, "append": True, "wrap": False}
 
 
 @pytest.mark.parametrize(("name", "torn"), [("metrics.jsonl", '{"epoch": 2, "loss": 0.7'), ("metrics.csv", "2,0.7")])
@@ -240,7 +252,7 @@ def test_numpy_scalar_arguments_are_accepted():
     logger = EpochMetricsLogger(num_samples=np.int64(100), verbose=np.int64(0), append=np.bool_(False))
 
     assert json.loads(json.dumps(logger.get_config())) == {
-        "filename": None, "num_samples": 100, "verbose": 0, "append": False}
+        "filename": None, "num_samples": 100, "verbose": 0, "append": False, "wrap": False}
 
 
 def test_deepcopy_after_a_run_copies_no_open_file(clock, tmp_path):
@@ -263,6 +275,7 @@ def test_deepcopy_after_a_run_copies_no_open_file(clock, tmp_path):
         ({"num_samples": 1.5}, r"`num_samples` \(1.5\) must be a positive integer or None"),
         ({"verbose": -1}, r"`verbose` \(-1\) must be a non-negative integer"),
         ({"append": "yes"}, r"`append` \('yes'\) must be a bool"),
+        ({"wrap": "yes"}, r"`wrap` \('yes'\) must be a bool"),
         ({"num_samples": np.float64(1.5)}, r"`num_samples` \(np.float64\(1.5\)\) must be a positive integer or None"),
     ],
 )

@@ -30,6 +30,8 @@ def test_train_on_digits_prints_clean_lines_and_saves_the_run(digits_run):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no TensorFlow start-up chatter
     assert "\r" not in result.stdout and "\x1b" not in result.stdout  # piped: no progress bar
+    header = result.stdout.partition("\nepoch 1/")[0].splitlines()
+    assert "hyperparameters:" in header and max(map(len, header)) < int(os.environ.get("COLUMNS", 80))  # a pipe: 80 columns
     epoch_lines = [line for line in result.stdout.splitlines() if line.startswith("epoch ")]
     assert len(epoch_lines) == 3
     assert "val_accuracy" in epoch_lines[0] and "samples/s" in epoch_lines[0]

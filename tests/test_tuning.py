@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -147,7 +148,8 @@ def test_prints_a_line_per_trial_then_the_sorted_table_and_test_metrics(random_r
     lines = random_run.lines
     trial_lines = [line for line in lines if line.startswith("trial ")]
     assert [line.split("  ")[0] for line in trial_lines] == ["trial 1/3", "trial 2/3", "trial 3/3"]
-    assert all("val_accuracy" in line and "s  num_layers=" in line for line in trial_lines)
+    assert all("val_accuracy" in line and "s  num_layers=" in re.sub(r"  ~\S+ left in search", "", line) for line in trial_lines)
+    assert ["left in search" in line for line in trial_lines] == [True, True, False]  # mean trial time x trials left
     table = next(line for line in lines if line.startswith("rank"))
     assert table.splitlines()[0].split() == ["rank", "trial", "val_accuracy", "best_epoch", "seconds", "hyperparameters"]
     scores = [float(row.split()[2]) for row in table.splitlines()[1:4]]

@@ -53,7 +53,7 @@ CALLBACKS = flags.DEFINE_multi_string("callbacks", [], "Extra callback, repeatab
 # Output.
 WORKDIR = flags.DEFINE_string("workdir", None, "Run folder; default: a fresh timestamped folder under runs/. tensorboard: the folder to serve, default runs/.", module_name=HELP_MODULE)
 OVERWRITE = flags.DEFINE_boolean("overwrite", False, "Replace an existing run folder's contents; predict, export: replace an --output keras-minibatch wrote.", module_name=HELP_MODULE)
-PROGRESS = flags.DEFINE_enum("progress", "auto", ["auto", "bar", "lines"], "Per-batch progress bar (bar), one line per epoch (lines), or bar only on a terminal (auto).", module_name=HELP_MODULE)
+PROGRESS = flags.DEFINE_enum("progress", "auto", ["auto", "bar", "lines"], "train, tune: a live line counting each epoch's mini-batch updates (bar), one line per epoch (lines), or bar only on a terminal without NO_COLOR or TERM=dumb (auto).", module_name=HELP_MODULE)
 # Search (tune).
 _SEARCH_DEFAULTS = search_config_lib.SearchConfig()
 TUNER = flags.DEFINE_string("tuner", _SEARCH_DEFAULTS.tuner, f"tune: {', '.join(search_config_lib.TUNERS)}.", module_name=HELP_MODULE)

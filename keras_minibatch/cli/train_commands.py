@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 from absl import flags
 
 from keras_minibatch import config as config_lib
 from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import preflight
 from keras_minibatch.cli import run_state
+from keras_minibatch.cli import terminal
 from keras_minibatch.cli.errors import EXIT_FAILURE, UsageError, fail
 from keras_minibatch.data.dataset import DataError
 from keras_minibatch.data.sources import check_source
@@ -17,12 +16,6 @@ from keras_minibatch.run_folders import folder_checks
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.training.plugins import parse_callback_spec
-
-
-def _show_progress_bar() -> bool:
-    if cli_flags.PROGRESS.value == "auto":
-        return sys.stdout.isatty()
-    return cli_flags.PROGRESS.value == "bar"
 
 
 def command_train(config: config_lib.TrainConfig) -> int:
@@ -40,7 +33,7 @@ def command_train(config: config_lib.TrainConfig) -> int:
 
     run_state.run_folder = workdir
     try:
-        training.train_and_evaluate(config, workdir, overwrite=cli_flags.OVERWRITE.value, resume=cli_flags.RESUME.value, progress_bar=_show_progress_bar())
+        training.train_and_evaluate(config, workdir, overwrite=cli_flags.OVERWRITE.value, resume=cli_flags.RESUME.value, progress_bar=terminal.show_progress_bar())
     except training.DivergenceError as error:
         fail(str(error), EXIT_FAILURE)
     return 0

@@ -7,6 +7,7 @@ from keras_minibatch.checks import ConfigError
 from keras_minibatch.cli import flags as cli_flags
 from keras_minibatch.cli import preflight
 from keras_minibatch.cli import run_state
+from keras_minibatch.cli import terminal
 from keras_minibatch.cli.errors import EXIT_FAILURE, UsageError, fail
 from keras_minibatch.training.plugins import parse_callback_spec
 from keras_minibatch.tuning import oracle_address
@@ -63,7 +64,10 @@ def command_tune(config: config_lib.TrainConfig) -> int:
 
             strategy_comparison.compare_search_strategies(config, search_config, workdir, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value)
             return 0
-        result = tuning.search(config, search_config, workdir, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value, heartbeat_timeout=cli_flags.HEARTBEAT_TIMEOUT.value)
+        result = tuning.search(
+            config, search_config, workdir, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value,
+            heartbeat_timeout=cli_flags.HEARTBEAT_TIMEOUT.value, progress_bar=terminal.show_progress_bar(),
+        )
     except SearchError as error:
         fail(str(error), EXIT_FAILURE)
     if cli_flags.SEED_VARIANCE.value and result.role != "worker":

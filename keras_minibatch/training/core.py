@@ -17,6 +17,7 @@ with different arguments; none assembles its own `fit`. The `Trainer` alone:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import threading
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from callbacks.progress_bar import ProgressBar
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.input_pipeline import fit_inputs
 from keras_minibatch.training import multi_worker
@@ -151,7 +153,8 @@ class Trainer:
         guards: bool = True,
         progress_interval: float | None = None,
         extra_callbacks: Sequence[keras.callbacks.Callback] = (),
-        verbose: int = 0,
+        progress_bar: bool = False,
+        progress_label: str = "",
     ) -> FitOutcome:
         """Trains the model with `fit` on `fit_rows`, checking on `validation_rows` after every epoch.
 
@@ -176,7 +179,9 @@ class Trainer:
             progress_interval: Seconds between progress lines for long epochs
                 (`None`: none).
             extra_callbacks: The caller's callbacks, after the standard ones.
-            verbose: `fit`'s `verbose` (1: Keras' progress bar). Defaults to `0`.
+            progress_bar: Whether a live line counts each epoch's updates (`callbacks.ProgressBar`, for a terminal;
+                Keras' bar, which would count fused calls, is always off). Defaults to `False`.
+            progress_label: Text that line starts with (`"trial 3/10"`). Defaults to `""`.
 
         Returns:
             A `FitOutcome`.
@@ -184,10 +189,12 @@ class Trainer:
         if early_stopping and _stopped_early(checkpoint):
             return self._outcome_of_stopped_run(checkpoint)
         x, y = fit_rows
+        # One fused call applies fit_batch_size / batch_size updates; under a strategy Keras' steps are batches.
+        bar = ProgressBar(math.ceil(self.fit_batch_size / self.batch_size) if self.fused else 1, math.ceil(len(y) / self.batch_size), progress_label) if progress_bar else None
         built = standard_callbacks(
             self.config, num_samples=len(y), initial_epoch=initial_epoch, checkpoint=checkpoint, checkpoint_dir=checkpoint_dir,
             epoch_log=epoch_log, print_epochs=print_epochs, tensorboard_dir=tensorboard_dir, early_stopping=early_stopping,
-            plugins=plugins, guards=guards, progress_interval=progress_interval, extra_callbacks=extra_callbacks,
+            plugins=plugins, guards=guards, progress_interval=progress_interval, extra_callbacks=extra_callbacks, progress_bar=bar,
         )
         if not _TRAINING.acquire(blocking=False):
             raise RuntimeError(
@@ -197,12 +204,14 @@ class Trainer:
         try:
             history = self.model.fit(
                 **self._inputs(x, y, validation_rows, first_epoch=initial_epoch),
-                epochs=epochs, initial_epoch=initial_epoch, callbacks=built.in_order, verbose=verbose,
+                epochs=epochs, initial_epoch=initial_epoch, callbacks=built.in_order, verbose=0,
             ).history
         finally:
             _TRAINING.release()
             if built.epoch_log is not None:
                 built.epoch_log.close()  # An interrupted fit() skips on_train_end.
+            if built.progress_bar is not None:
+                built.progress_bar.erase()  # ... and would leave its line for the error to be printed onto.
         divergence = built.guard.stop_reason if built.guard else None
         if guards and divergence is None and not weights_are_finite(self.model.get_weights()):
             divergence = "the weights became NaN or infinite"

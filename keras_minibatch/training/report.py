@@ -3,19 +3,55 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from callbacks.terminal_lines import pack_lines, terminal_width
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
+
+
+# Where each hyperparameter shows in the header: every field of `TrainConfig` in one group.
+HYPERPARAMETER_GROUPS = {
+    "data": ("dataset", "test_fraction", "max_train_samples", "validation_split", "seed"),
+    "model": ("hidden_units", "activation", "dropout"),
+    "optimizer": ("optimizer", "learning_rate", "batch_size"),
+    "schedule": (
+        "epochs", "early_stopping", "early_stopping_monitor", "early_stopping_patience", "early_stopping_min_delta",
+        "early_stopping_mode", "restore_best_weights", "callbacks",
+    ),
+    "speed": ("steps_per_execution", "jit_compile", "distribution"),
+}
+_LABEL_WIDTH = 13  # the value column of a block
 
 
 def format_class_counts(labels: np.ndarray, num_classes: int) -> str:
     """Returns `"0:98 1:101 ..."`, one count per class, zeros included."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes)
     return " ".join(f"{label}:{count}" for label, count in enumerate(counts))
+
+
+def format_block(fields: Sequence[tuple[str, str]], *, width: int | None = None) -> str:
+    """Returns `label: value` lines with the values in one column, each wrapped at its spaces to fit `width`.
+
+    Args:
+        fields: `(label, value)` pairs; a label ending in `:` with an empty
+            value is a line of its own (a heading).
+        width: Most columns per line. Defaults to the terminal's width less
+            one (79 where there is no terminal).
+
+    Returns:
+        The lines, joined by newlines. A word wider than a line (a long path)
+        is cut after one of its `/`.
+    """
+    width = terminal_width() - 1 if width is None else width
+    lines = []
+    for label, value in fields:
+        first = label if not value else f"{label:<{_LABEL_WIDTH}}"
+        lines += pack_lines(value.split(" "), width, first=first, indent=" " * _LABEL_WIDTH, separator=" ")
+    return "\n".join(lines)
 
 
 def format_run_header(
@@ -28,21 +64,28 @@ def format_run_header(
     trainable_params: int,
     non_trainable_params: int,
     workdir: str | os.PathLike,
+    width: int | None = None,
 ) -> str:
-    """Returns the multi-line header printed before training starts."""
-    test_note = " (carved out, seeded and stratified)" if dataset.test_split_carved else ""
-    lines = [
-        f"data:        {dataset.source}",
-        f"input:       {tuple(dataset.input_shape)} -> {dataset.num_classes} classes",
-        f"train:       {len(y_fit):>6} samples  {format_class_counts(y_fit, dataset.num_classes)}",
-        f"validation:  {len(y_validation):>6} samples  {format_class_counts(y_validation, dataset.num_classes)}",
-        f"test:        {len(dataset.y_test):>6} samples  {format_class_counts(dataset.y_test, dataset.num_classes)}{test_note}",
-        f"steps/epoch: {steps_per_epoch} (batch_size {config.batch_size})",
-        f"parameters:  {trainable_params:,} trainable, {non_trainable_params:,} non-trainable",
-        "hyperparameters: " + ", ".join(f"{key}={value}" for key, value in _hparam_items(config)),
-        f"run folder:  {workdir}",
+    """Returns the header printed before training starts, fitted to `width` (see `format_block`)."""
+    test_note = "  (carved out, seeded and stratified)" if dataset.test_split_carved else ""
+    values = dict(_hparam_items(config))
+    fields = [
+        ("data:", str(dataset.source)),
+        ("input:", f"{tuple(dataset.input_shape)} -> {dataset.num_classes} classes"),
+        ("train:", f"{len(y_fit):>6} samples  {format_class_counts(y_fit, dataset.num_classes)}"),
+        ("validation:", f"{len(y_validation):>6} samples  {format_class_counts(y_validation, dataset.num_classes)}"),
+        ("test:", f"{len(dataset.y_test):>6} samples  {format_class_counts(dataset.y_test, dataset.num_classes)}{test_note}"),
+        ("steps/epoch:", f"{steps_per_epoch} (batch_size {config.batch_size})"),
+        ("parameters:", f"{trainable_params:,} trainable, {non_trainable_params:,} non-trainable"),
+        ("hyperparameters:", ""),
     ]
-    return "\n".join(lines)
+    for group, keys in HYPERPARAMETER_GROUPS.items():
+        items = [f"{key}={values.pop(key)}" for key in keys if key in values]
+        fields.append((f"  {group}:", "  ".join(items)))
+    if values:  # a field no group names yet (tests/test_training.py asks for one)
+        fields.append(("  other:", "  ".join(f"{key}={value}" for key, value in values.items())))
+    fields.append(("run folder:", str(workdir)))
+    return format_block(fields, width=width)
 
 
 def format_test_metrics(test_metrics: Mapping[str, float]) -> str:

@@ -87,8 +87,9 @@ def train_and_evaluate(
             Defaults to `False`.
         verbose: `0` prints nothing; `1` prints the header, one line per
             epoch and the test metrics. Defaults to `1`.
-        progress_bar: Whether to show Keras' per-batch progress bar (for a
-            terminal). Defaults to `False`: then an epoch longer than
+        progress_bar: Whether to show a live line of each epoch's mini-batch
+            updates (for a terminal: `callbacks.ProgressBar`), and the epoch
+            lines wrapped to its width. Defaults to `False`: then an epoch longer than
             `progress_interval` seconds prints progress lines with time left.
         progress_interval: Seconds between progress lines. Defaults to `10.0`.
         print_fn: Receives each printed line. Defaults to `print`.
@@ -161,7 +162,7 @@ def _train_in_folder(
         fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
         checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
         tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
-        extra_callbacks=extra_callbacks, verbose=1 if progress_bar else 0,
+        extra_callbacks=extra_callbacks, progress_bar=progress_bar and bool(verbose),
     )
     saved_run.write_history(workdir, outcome.history)
     if outcome.divergence:

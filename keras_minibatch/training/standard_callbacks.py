@@ -1,9 +1,9 @@
 """The callbacks every training runs, built in one place for `Trainer.train`.
 
-Each is switched on or off by an argument: the epoch log, TensorBoard scalars,
-early stopping, the `--callbacks` plug-ins, the non-finite-loss stop, progress
-lines, the per-epoch checkpoint and the termination guard; the caller's own
-callbacks come after them.
+Each is switched on or off by an argument: the live progress line of a
+terminal, the epoch log, TensorBoard scalars, early stopping, the `--callbacks`
+plug-ins, the non-finite-loss stop, progress lines, the per-epoch checkpoint and
+the termination guard; the caller's own callbacks come after them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class StandardCallbacks:
         checkpoint: The per-epoch checkpoint, or `None`.
         epoch_log: The epoch log, or `None`; close it after `fit`, which skips
             `on_train_end` when interrupted.
+        progress_bar: The live progress line, or `None`; erase it after an
+            interrupted `fit`.
     """
 
     in_order: list[keras.callbacks.Callback]
@@ -55,6 +57,7 @@ class StandardCallbacks:
     guard: minibatch_callbacks.StopOnNonFiniteLoss | None
     checkpoint: TrainingCheckpoint | None
     epoch_log: minibatch_callbacks.EpochMetricsLogger | None
+    progress_bar: minibatch_callbacks.ProgressBar | None = None
 
 
 def standard_callbacks(
@@ -72,11 +75,15 @@ def standard_callbacks(
     guards: bool,
     progress_interval: float | None,
     extra_callbacks: Sequence[keras.callbacks.Callback],
+    progress_bar: minibatch_callbacks.ProgressBar | None = None,
 ) -> StandardCallbacks:
     """Builds the callbacks of one `fit`, in the order they run.
 
     `num_samples` is the number of rows `fit` trains on (for the epoch log);
-    every other argument is `Trainer.train`'s, documented there.
+    `progress_bar` is the terminal's live line (`None`: none), which the epoch
+    log's lines are then wrapped to fit; every other argument is
+    `Trainer.train`'s, documented there. The epoch log prints without a file
+    when `epoch_log` is `None` and `print_epochs` is set.
 
     Raises:
         CorruptCheckpointError: when `checkpoint`'s early stopping state is damaged.
@@ -96,9 +103,13 @@ def standard_callbacks(
     if checkpoint_dir is not None:
         saver = TrainingCheckpoint(checkpoint_dir, history_before=checkpoint.history if checkpoint else None, early_stopping=stopper)
     logger = None
-    if epoch_log is not None:
-        logger = minibatch_callbacks.EpochMetricsLogger(str(epoch_log), num_samples=num_samples, verbose=1 if print_epochs else 0, append=initial_epoch > 0 or checkpoint is not None)
+    if epoch_log is not None or print_epochs:
+        logger = minibatch_callbacks.EpochMetricsLogger(
+            None if epoch_log is None else str(epoch_log), num_samples=num_samples, verbose=1 if print_epochs else 0,
+            append=initial_epoch > 0 or checkpoint is not None, wrap=progress_bar is not None,
+        )
     in_order = [
+        *([progress_bar] if progress_bar else []),  # First: it erases its line before anything prints an epoch's end.
         *([logger] if logger else []),
         # Keras' TensorBoard callback would add a no-op hook to every call (see EpochScalars).
         *([EpochScalars(tensorboard_dir)] if tensorboard_dir is not None else []),
@@ -111,4 +122,4 @@ def standard_callbacks(
         *([RaiseWhenTerminated()] if guards else []),  # A SIGTERM whose exception was lost still stops the run, after the save.
         *extra_callbacks,
     ]
-    return StandardCallbacks(in_order=in_order, early_stopping=stopper, guard=guard, checkpoint=saver, epoch_log=logger)
+    return StandardCallbacks(in_order=in_order, early_stopping=stopper, guard=guard, checkpoint=saver, epoch_log=logger, progress_bar=progress_bar)

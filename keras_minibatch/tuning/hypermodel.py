@@ -165,7 +165,10 @@ class MLPHyperModel(keras_tuner.HyperModel):
             jit_compile=wanted.jit_compile,
         )
 
-    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, trial_logdir: str | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), **kwargs: Any) -> keras.callbacks.History:
+    def fit(
+        self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, trial_logdir: str | None = None,
+        progress_label: str | None = None, callbacks: Sequence[keras.callbacks.Callback] = (), **kwargs: Any,
+    ) -> keras.callbacks.History:
         """Fits `model` through the training core with the trial's batch size; a NaN or infinite loss fails the trial.
 
         Args:
@@ -175,9 +178,12 @@ class MLPHyperModel(keras_tuner.HyperModel):
                 `tuner.search`'s arguments on).
             trial_logdir: Folder for this trial's TensorBoard logs; each execution
                 writes to `execution<k>` inside it. Defaults to `None` (no logs).
+            progress_label: The trial's name on a live progress line for a
+                terminal (`"trial 3/10"`), or `None` for no line. Defaults to `None`.
             callbacks: KerasTuner's callbacks for this execution.
             **kwargs: `x`, `y`, `epochs`, `validation_split` (Keras' meaning: the
-                last rows), `shuffle` (always on) and `verbose`.
+                last rows), `shuffle` (always on) and `verbose` (ignored: Keras'
+                bar would count fused calls; `progress_label` asks for ours).
 
         Returns:
             A `History` whose `history` holds the per-epoch metrics.
@@ -186,11 +192,13 @@ class MLPHyperModel(keras_tuner.HyperModel):
             keras_tuner.errors.FailedTrialError: when the loss became NaN or infinite.
             ValueError: for a `fit` argument the training core does not take.
         """
-        x, y, epochs, initial_epoch, validation_split, verbose = _fit_arguments(args, kwargs)
+        x, y, epochs, initial_epoch, validation_split = _fit_arguments(args, kwargs)
         num_fit = num_fit_rows(len(y), validation_split)
         execution, self._fits = self._fits, self._fits + 1
         trainer = Trainer(self.train_config, model=model, batch_size=self.batch_size(hp), epoch_rows=num_fit, seed=self.train_config.seed + execution)
         save_best_epoch = compat.kerastuner_save_best_epoch()
+        if progress_label is not None and self.search_config.executions_per_trial > 1:
+            progress_label += f" run {execution + 1}/{self.search_config.executions_per_trial}"
         try:
             outcome = trainer.train(
                 (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
@@ -199,7 +207,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
                     *(DeferredCheckpoint(callback) if isinstance(callback, save_best_epoch) else callback for callback in callbacks),
                     RequireObjective(self.search_config.objective),
                 ],
-                verbose=verbose,
+                progress_bar=progress_label is not None, progress_label=progress_label or "",
             )
         except MissingMonitorError as error:
             # Every trial would fail the same way: stop the search instead of burning its budget.
@@ -221,8 +229,8 @@ class MLPHyperModel(keras_tuner.HyperModel):
 _FIT_KEYWORDS = ("x", "y", "epochs", "initial_epoch", "validation_split", "shuffle", "verbose")
 
 
-def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, int, int, float, int]:
-    """Reads `tuner.search`'s `fit` arguments: `(x, y, epochs, initial_epoch, validation_split, verbose)`."""
+def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, int, int, float]:
+    """Reads `tuner.search`'s `fit` arguments: `(x, y, epochs, initial_epoch, validation_split)`."""
     unknown = sorted(set(kwargs) - set(_FIT_KEYWORDS))
     if unknown or len(args) > 2:
         raise ValueError(
@@ -232,5 +240,5 @@ def _fit_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, 
     values = dict(zip(("x", "y"), args), **kwargs)
     return (
         values["x"], values["y"], int(values.get("epochs", 1)), int(values.get("initial_epoch", 0)),
-        float(values.get("validation_split", 0.0)), int(values.get("verbose", 0)),
+        float(values.get("validation_split", 0.0)),
     )

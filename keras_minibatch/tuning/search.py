@@ -51,6 +51,7 @@ from typing import Any
 
 import keras_tuner
 
+from callbacks.terminal_lines import terminal_width
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.fingerprints import data_fingerprint
@@ -105,6 +106,7 @@ def search(
     retrain_winner: bool = True,
     heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT,
     verbose: int = 1,
+    progress_bar: bool = False,
     print_fn: Callable[[str], Any] = print,
 ) -> SearchResult:
     """Searches hyperparameters with KerasTuner, then retrains the winner and scores it once.
@@ -132,7 +134,11 @@ def search(
             which the chief gives a worker's trial to another worker, and a
             worker stops waiting for its chief (at least 5). Defaults to 60.
         verbose: `0` prints nothing; `1` prints a header, a line per trial, the
-            trial table and the test metrics. Defaults to `1`.
+            trial table, a line per epoch of the winner's retraining and the
+            test metrics. Defaults to `1`.
+        progress_bar: Whether a terminal shows each trial's progress, and the
+            retraining's, on a live line (`callbacks.ProgressBar`), the printed
+            lines wrapped to its width. Defaults to `False`.
         print_fn: Receives each printed line. Defaults to `print`.
 
     Returns:
@@ -173,12 +179,12 @@ def search(
         dataset, fingerprint = _prepare_folder(claim, train_config, search_config, dataset, resume=resume, overwrite=overwrite)
         tuner, rows = run_trials(
             train_config, search_config, path, dataset, role=role, say=say, print_fn=print_fn if verbose else None,
-            server=server, identity=search_identity(fingerprint),
+            server=server, identity=search_identity(fingerprint), progress_bar=progress_bar and bool(verbose),
         )
         if server is not None:
             server.finish()  # late workers hear that the search is over while the winner is retrained
         best, winner_config = winner.pick_winner(rows, train_config, search_config, path)
-        say(format_trials_table(rows, search_config.objective))
+        say(format_trials_table(rows, search_config.objective, width=terminal_width() - 1 if progress_bar else None))
         result = SearchResult(
             best_hyperparameters=dict(best["hyperparameters"]), best_trial_id=best["trial_id"], objective=search_config.objective,
             trials=rows, test_metrics={}, retrain_epochs=winner_config.epochs, model=None, workdir=path, tuner=tuner, role=role,
@@ -187,8 +193,10 @@ def search(
             say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); not retrained, the test split was not scored")
             say(f"search folder: {path}")
             return result
-        model, test_metrics = winner.retrain_winner(best, winner_config, dataset, path, rows, search_config)
-        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}), retrained on all {len(dataset.y_train)} training rows for {winner_config.epochs} epoch{'s' if winner_config.epochs != 1 else ''}")
+        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); retraining it on all {len(dataset.y_train)} training rows for {winner_config.epochs} epoch{'s' if winner_config.epochs != 1 else ''}")
+        model, test_metrics = winner.retrain_winner(
+            best, winner_config, dataset, path, rows, search_config, print_epochs=bool(verbose), progress_bar=progress_bar and bool(verbose),
+        )
         say(report.format_test_metrics(test_metrics))
         say(f"search folder: {path}")
         return dataclasses.replace(result, test_metrics=test_metrics, model=model)

@@ -23,6 +23,7 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
+from keras_minibatch.training import report
 from keras_minibatch.training.validation_rows import split_for_validation
 from keras_minibatch.training.distribution import trial_strategy
 from keras_minibatch.tuning.hypermodel import MLPHyperModel
@@ -107,6 +108,7 @@ def open_tuner(train_config: TrainConfig, search_config: SearchConfig, path: Pat
 def run_trials(
     train_config: TrainConfig, search_config: SearchConfig, path: Path, dataset: Dataset, *,
     role: str, say: Callable[[str], Any], print_fn: Callable[[str], Any] | None, server: Any = None, identity: str = "",
+    progress_bar: bool = False,
 ) -> tuple[keras_tuner.Tuner, list[dict[str, Any]]]:
     """Runs (or, as the chief, serves through `server`) the trials left; returns the tuner and every trial's row.
 
@@ -120,6 +122,7 @@ def run_trials(
         print_fn: Receives each trial's line; `None` prints none.
         server: The chief's `ChiefServer`; `None` for a local search.
         identity: The search's identity (`search_folder.search_identity`), which workers must send.
+        progress_bar: Whether each trial shows a live progress line (a terminal), replaced by its line when it ends.
     """
     x_train, y_train, num_fit_samples = split_for_validation(dataset, train_config)
     tuner, tuner_said = open_tuner(train_config, search_config, path, dataset.input_shape, dataset.num_classes, trial_strategy(train_config))
@@ -129,16 +132,19 @@ def run_trials(
     if not any(tensorboard_dir.glob("events.out.tfevents*")):
         names = [hp.name for hp in tuner.oracle.get_space().space]
         write_hparams_experiment(tensorboard_dir, names, HPARAMS_METRICS)
-    recorder = TrialRecorder(path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn, role=role)
+    recorder = TrialRecorder(
+        path, tensorboard_dir=tensorboard_dir, objective=search_config.objective, max_trials=search_config.max_trials, print_fn=print_fn,
+        role=role, progress_bar=progress_bar and role == "local",
+    )
     if role == "chief":
         tuner.oracle.recorder = recorder  # the chief trains nothing: its oracle hears of each trial
     else:
         tuner.recorder = recorder
-    say(
-        f"search: {search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs, "
-        f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows "
-        f"of {len(y_train)} training rows; {len(tuner.oracle.trials)} trials already in {path}"
-    )
+    say(report.format_block([
+        ("search:", f"{search_config.tuner}, up to {search_config.max_trials} trials of {train_config.epochs} epochs; {len(tuner.oracle.trials)} already in the folder"),
+        ("objective:", f"{search_config.objective} ({search_config.direction}imized) on {len(y_train) - num_fit_samples} validation rows of {len(y_train)} training rows"),
+        ("folder:", str(path)),
+    ]))
     if search_config.tuner == "hyperband":
         note = hyperband_cap_note(search_config.max_trials, train_config.epochs, search_config.hyperband_factor)
         if note:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from callbacks.terminal_lines import terminal_width
 from keras_minibatch import compat
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
@@ -71,6 +72,14 @@ def _write_trial_hparams(logdir: Path, row: Mapping[str, Any]) -> None:
     writer.close()
 
 
+def _seconds_left(rows: list[dict[str, Any]], max_trials: int) -> float | None:
+    """The search's time left: the mean time of its ended trials times the trials left, or `None` when none is timed or none is left."""
+    ended = [row for row in rows if row["status"] not in ("RUNNING", "IDLE")]
+    seconds = [row["seconds"] for row in ended if row["seconds"] is not None]
+    left = max_trials - len(ended)
+    return sum(seconds) / len(seconds) * left if seconds and left > 0 else None
+
+
 class TrialRecorder:
     """Keeps the trial table of one search up to date, in files, TensorBoard and print.
 
@@ -92,10 +101,13 @@ class TrialRecorder:
         max_trials: The trial budget, for "trial 3/10".
         print_fn: Receives each live line; `None` prints nothing.
         role: `"local"`, `"chief"` or `"worker"` (see above). Defaults to `"local"`.
+        progress_bar: Whether the trials this process trains show a live
+            progress line (a terminal; see `progress_label`), their ended
+            lines then wrapped to the terminal's width. Defaults to `False`.
     """
 
     def __init__(self, workdir: Path, *, tensorboard_dir: Path, objective: str, max_trials: int,
-                 print_fn: Callable[[str], Any] | None, role: str = "local"):
+                 print_fn: Callable[[str], Any] | None, role: str = "local", progress_bar: bool = False):
         if role not in ("local", "chief", "worker"):
             raise ValueError(f"`role` ({role!r}) must be 'local', 'chief' or 'worker'.")
         self.workdir = workdir
@@ -104,6 +116,7 @@ class TrialRecorder:
         self.max_trials = max_trials
         self.print_fn = print_fn
         self.role = role
+        self.progress_bar = progress_bar and print_fn is not None
         self._started: dict[str, float] = {}
         self._trained: dict[str, dict[str, Any]] = {}
         self._ended_here: list[str] = []
@@ -114,6 +127,10 @@ class TrialRecorder:
     def trial_logdir(self, trial_id: str) -> str:
         """Returns the trial's TensorBoard folder."""
         return str(self.tensorboard_dir / trial_id)
+
+    def progress_label(self, trial) -> str | None:
+        """Returns what the trial's live progress line starts with (`"trial 3/10"`), or `None` for no line."""
+        return f"trial {int(trial.trial_id) + 1}/{self.max_trials}" if self.progress_bar else None
 
     def trial_started(self, trial_id: str) -> None:
         """Starts the trial's clock (the chief's view: the oracle handed the trial out)."""
@@ -189,16 +206,21 @@ class TrialRecorder:
             rundir.write_text_atomic(trial_dir / FAILURE_FILE, trial.message)
         self._started.pop(trial.trial_id, None)
         self._ended_here.append(trial.trial_id)
-        best = None
+        best = seconds_left = None
         if trials is not None and self.role != "worker":
             rows = self.rows(trials)
             write_trial_files(self.workdir, rows)
             scores = [other["objective"] for other in rows if other["objective"] is not None]
             best = (max if OBJECTIVES[self.objective] == "max" else min)(scores) if scores else None
+            if self.role == "local":  # a chief's trials run side by side on workers it cannot count
+                seconds_left = _seconds_left(rows, self.max_trials)
         if self.role != "chief":  # the process that trained the trial logs it
             _write_trial_hparams(Path(self.trial_logdir(trial.trial_id)), row)
         if self.print_fn is not None:
-            self.print_fn(format_trial_line(row, max_trials=self.max_trials, objective=self.objective, best=best))
+            self.print_fn(format_trial_line(
+                row, max_trials=self.max_trials, objective=self.objective, best=best, seconds_left=seconds_left,
+                width=terminal_width() - 1 if self.progress_bar else None,
+            ))
 
     def write(self, trials: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Writes `trials.json` and `trials.csv` for every trial and returns the rows."""

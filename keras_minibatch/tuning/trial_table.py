@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from callbacks.progress_logger import format_duration
+from callbacks.terminal_lines import pack_lines
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.tuning.search_config import OBJECTIVES
@@ -84,8 +86,24 @@ def summarize_failures(trials: Sequence[Mapping[str, Any]]) -> str:
     return f"{len(failed)} of {len(trials)} trials failed: {reasons}"
 
 
-def format_trial_line(row: Mapping[str, Any], *, max_trials: int, objective: str, best: float | None = None) -> str:
-    """Returns the live line printed when a trial ends."""
+def format_trial_line(
+    row: Mapping[str, Any], *, max_trials: int, objective: str, best: float | None = None,
+    seconds_left: float | None = None, width: int | None = None,
+) -> str:
+    """Returns the line printed when a trial ends.
+
+    Args:
+        row: The trial's row.
+        max_trials: The trial budget, for "trial 3/10".
+        objective: The objective's name.
+        best: The best objective so far, or `None`.
+        seconds_left: The search's estimated time left, or `None`.
+        width: Columns to wrap the line at, between two values (a terminal),
+            or `None` for one line however long (a log, a pipe).
+
+    Returns:
+        The line, or with `width` the lines joined by newlines.
+    """
     parts = [f"trial {row['number']}/{max_trials}"]
     if row["status"] == "COMPLETED":
         parts.append(f"{objective} {row['objective']:.4f}")
@@ -97,17 +115,26 @@ def format_trial_line(row: Mapping[str, Any], *, max_trials: int, objective: str
         parts.append(f"{row['status']}: {row['failure']}")
     if row["seconds"] is not None:
         parts.append(f"{row['seconds']:.1f}s")
-    parts.append(describe_hyperparameters(row["hyperparameters"]))
-    return "  ".join(parts)
+    if seconds_left is not None:
+        parts.append(f"~{format_duration(seconds_left)} left in search")
+    values = describe_hyperparameters(row["hyperparameters"])
+    if width is None:
+        return "  ".join([*parts, values])
+    indent = " " * (len(parts[0]) + 2)
+    lines = pack_lines(parts, width, indent=indent)
+    lines[-1:] = pack_lines(values.split(" "), width, first=lines[-1] + "  ", indent=indent, separator=" ")
+    return "\n".join(lines)
 
 
-def format_trials_table(trials: Sequence[Mapping[str, Any]], objective: str) -> str:
+def format_trials_table(trials: Sequence[Mapping[str, Any]], objective: str, *, width: int | None = None) -> str:
     """Returns the trial table sorted by objective, best first; failed trials last, with reasons.
 
     Args:
         trials: Rows as in `SearchResult.trials`.
         objective: The objective name (`"val_accuracy"` or `"val_loss"`), which
             decides the order.
+        width: Columns to fit (a terminal): the hyperparameters wrap at their
+            spaces, under their column. Defaults to `None`: one line per trial.
 
     Returns:
         A multi-line table ending with a line that counts completed and failed trials.
@@ -125,7 +152,13 @@ def format_trials_table(trials: Sequence[Mapping[str, Any]], objective: str) -> 
             describe_hyperparameters(row["hyperparameters"]) + ("" if completed else f"  ({row['failure']})"),
         ])
     widths = [max(len(line[column]) for line in table) for column in range(len(header) - 1)]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in table]
+    lines = []
+    for line in table:
+        first = "  ".join(cell.rjust(column) for cell, column in zip(line, widths)) + "  "
+        if width is None:
+            lines.append(first + line[-1])
+        else:
+            lines += pack_lines(line[-1].split(" "), width, first=first, indent=" " * len(first), separator=" ")
     num_completed = sum(row["status"] == "COMPLETED" for row in trials)
     lines.append(f"{len(trials)} trials: {num_completed} completed" + (f"; {summarize_failures(trials)}" if num_completed < len(trials) else ""))
     return "\n".join(lines)

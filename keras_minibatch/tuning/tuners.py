@@ -9,9 +9,10 @@ KerasTuner's behaviour; an argument neither takes raises (`keras_tuner.Tuner`'s
 `ValueError`).
 
 Our search (`search_run`) switches on the rest by setting a tuner's `recorder`:
-each trial is reported to it and logs to its TensorBoard folder, models are
-built without KerasTuner's session clearing (`compat.BuildWithoutClearingSession`
-says why), and a refusing disk stops the search. Without a recorder these hooks
+each trial is reported to it, logs to its TensorBoard folder and shows the
+recorder's live progress line (if it wants one), models are built without
+KerasTuner's session clearing (`compat.BuildWithoutClearingSession` says why),
+and a refusing disk stops the search. Without a recorder these hooks
 do nothing.
 
 `distributed_role` asks KerasTuner (which reads `KERASTUNER_TUNER_ID`,
@@ -106,7 +107,9 @@ class _SearchHooks(compat.BuildWithoutClearingSession):
         if self.recorder is None:
             return super().run_trial(trial, *args, **kwargs)
         try:
-            results = super().run_trial(trial, *args, trial_logdir=self.recorder.trial_logdir(trial.trial_id), **kwargs)
+            results = super().run_trial(
+                trial, *args, trial_logdir=self.recorder.trial_logdir(trial.trial_id), progress_label=self.recorder.progress_label(trial), **kwargs,
+            )
         except rundir.RunDirError as error:
             raise SearchStorageError(str(error)) from error
         except OSError as error:

@@ -49,12 +49,19 @@ def pick_winner(rows: list[dict[str, Any]], train_config: TrainConfig, search_co
 
 def retrain_winner(
     best: dict[str, Any], winner_config: TrainConfig, dataset: Dataset, path: Path, rows: list[dict[str, Any]], search_config: SearchConfig,
+    *, print_epochs: bool = False, progress_bar: bool = False,
 ) -> tuple[keras.Model, dict[str, float]]:
-    """Retrains the winner on every training row (validation rows too), then takes the only look at the test split."""
+    """Retrains the winner on every training row (validation rows too), then takes the only look at the test split.
+
+    `print_epochs` prints a line per epoch; `progress_bar` shows each epoch's progress on a live line (a terminal), as `train` does.
+    """
     # Without validation rows there is nothing for early stopping or the plug-ins to watch.
     trainer = Trainer(winner_config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(dataset.y_train))
     winner_logdir = path / run_files.TENSORBOARD_DIR / WINNER_RUN
-    outcome = trainer.train((dataset.x_train, dataset.y_train), epochs=winner_config.epochs, tensorboard_dir=winner_logdir, early_stopping=False, plugins=False)
+    outcome = trainer.train(
+        (dataset.x_train, dataset.y_train), epochs=winner_config.epochs, tensorboard_dir=winner_logdir, early_stopping=False, plugins=False,
+        print_epochs=print_epochs, progress_bar=progress_bar,
+    )
     if outcome.divergence:
         raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {outcome.divergence}")
     test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)
