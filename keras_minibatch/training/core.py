@@ -203,6 +203,8 @@ class Trainer:
             _TRAINING.release()
             if built.epoch_log is not None:
                 built.epoch_log.close()  # An interrupted fit() skips on_train_end.
+            if built.checkpoint is not None:
+                built.checkpoint.finish()  # The last epoch's checkpoint is on disk before the caller goes on.
         divergence = built.guard.stop_reason if built.guard else None
         if guards and divergence is None and not weights_are_finite(self.model.get_weights()):
             divergence = "the weights became NaN or infinite"
