@@ -15,8 +15,10 @@ import pytest
 
 from keras_minibatch import TrainConfig, train_and_evaluate
 from keras_minibatch.training.checkpointing import load_checkpoint
+from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.locking import FolderLock
 from keras_minibatch.run_folders.rundir import CorruptCheckpointError, RunDirError
+from keras_minibatch.training import checkpoint_writer, saved_run
 from keras_minibatch.training.run import DivergenceError
 
 TINY = dict(dataset="digits", max_train_samples=300, epochs=4, hidden_units=(16,), batch_size=16)
@@ -112,6 +114,52 @@ def test_a_finished_run_has_nothing_to_resume(uninterrupted):
         train_and_evaluate(TrainConfig(**TINY), uninterrupted.workdir, resume=True, verbose=0)
 
 
+def slowed_writes(monkeypatch, seconds, *, epochs_done):
+    """The checkpoint write after `epochs_done` epochs takes `seconds` longer: a busy disk, so it is still under way."""
+    real_write = checkpoint_writer.write_checkpoint
+
+    def slow_write(directory, snapshot):
+        if snapshot.epochs_done == epochs_done:
+            time.sleep(seconds)
+        real_write(directory, snapshot)
+
+    monkeypatch.setattr(checkpoint_writer, "write_checkpoint", slow_write)
+
+
+def test_an_interrupted_run_finishes_its_last_checkpoint_write_before_returning(tmp_path, monkeypatch):
+    slowed_writes(monkeypatch, 0.5, epochs_done=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
+    assert load_checkpoint(tmp_path / "checkpoint").epochs_done == 2
+
+
+def test_a_failed_checkpoint_write_stops_the_run_with_its_error_and_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    real_bytes = rundir.write_bytes_atomic
+
+    def full_after_two_epochs(path, data):
+        if path.name.startswith("epoch-0003"):
+            raise RunDirError(f"cannot write {str(path)!r}: the disk is full")
+        real_bytes(path, data)
+
+    monkeypatch.setattr(rundir, "write_bytes_atomic", full_after_two_epochs)
+    with pytest.raises(RunDirError, match="epoch-0003.variables.npz.*the disk is full"):
+        train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6}), tmp_path, verbose=0)
+    assert load_checkpoint(tmp_path / "checkpoint").epochs_done == 2
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_the_results_are_written_after_the_last_checkpoint(tmp_path, monkeypatch):
+    slowed_writes(monkeypatch, 1.0, epochs_done=TINY["epochs"])  # longer than scoring the test split takes
+    events = []
+    real_json, real_save_results = rundir.write_json_atomic, saved_run.save_results
+    monkeypatch.setattr(rundir, "write_json_atomic", lambda path, data: (real_json(path, data), events.append(path.name)))
+    monkeypatch.setattr(saved_run, "save_results", lambda *args, **kwargs: (events.append("results begin"), real_save_results(*args, **kwargs)))
+    train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0)
+    results_begin = events.index("results begin")
+    assert events[:results_begin].count("state.json") == TINY["epochs"]  # every checkpoint committed before
+    assert "state.json" not in events[results_begin:] and events[-1] == "metrics.json"
+
+
 class PoisonWeights(keras.callbacks.Callback):
     """Turns one weight into NaN during epoch 3 (0-based 2), as a blown-up update would."""
 
@@ -199,6 +247,41 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path, cli_referen
     resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", *CLI_FLAGS, f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after epoch" in resumed.stdout
+    assert json.loads((workdir / "history.json").read_text()) == cli_reference
+
+
+# The command line, killed by its own checkpoint writer just before or just after it commits epoch 3.
+KILLED_WHILE_WRITING = """
+import os, signal, sys
+from keras_minibatch.run_folders import rundir
+write_json_atomic, moment = rundir.write_json_atomic, sys.argv[1]
+
+def write_and_die_around_epoch_3(path, data):
+    epoch_3 = path.name == "state.json" and data["epochs_done"] == 3
+    if epoch_3 and moment == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    write_json_atomic(path, data)
+    if epoch_3 and moment == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+rundir.write_json_atomic = write_and_die_around_epoch_3
+from keras_minibatch.cli.main import run
+sys.argv = ["keras-minibatch", *sys.argv[2:]]
+sys.exit(run())
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_sigkill_in_the_checkpoint_writer_then_resume_matches_the_uninterrupted_run(tmp_path, cli_reference, moment):
+    workdir = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILLED_WHILE_WRITING, moment, "train", *CLI_FLAGS, f"--workdir={workdir}"], capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    checkpoint = workdir / "checkpoint"
+    assert json.loads((checkpoint / "state.json").read_text())["epochs_done"] == (2 if moment == "before" else 3)
+    assert (checkpoint / "epoch-0003.variables.npz").is_file()  # written; committed only "after"
+    resumed = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", *CLI_FLAGS, f"--workdir={workdir}", "--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
     assert json.loads((workdir / "history.json").read_text()) == cli_reference
 
 

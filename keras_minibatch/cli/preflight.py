@@ -14,9 +14,15 @@ from keras_minibatch.run_folders import folder_claim
 
 
 def quiet_tensorflow() -> None:
-    """Imports TensorFlow with its C++ start-up chatter kept off the terminal."""
-    from keras_minibatch.quiet import import_tensorflow_quietly
+    """Imports TensorFlow with its C++ start-up chatter kept off the terminal.
 
+    Before the import, glibc's malloc arenas are capped (see `malloc_arenas`):
+    TensorFlow's threads would otherwise hold more memory the busier the machine.
+    """
+    from keras_minibatch.quiet import import_tensorflow_quietly
+    from keras_minibatch.training.malloc_arenas import limit_malloc_arenas
+
+    limit_malloc_arenas()
     import_tensorflow_quietly()
 
 

@@ -16,8 +16,9 @@ makes one validation iterator per epoch. What `fit` computes is unchanged:
   run would have seen.
 - Validation: the same consecutive batches, in the same order, every epoch.
 
-Both keep the rows as they are (no copy: see `_rows_of`) and run without
-`tf.data`'s graph rewrites and autotuning (`_without_rewrites_or_autotuning`).
+Both keep the rows as they are (no copy: see `_rows_of`; arrays become
+tensors with one copy, `data/row_tensors.py`) and run without `tf.data`'s graph
+rewrites and autotuning (`_without_rewrites_or_autotuning`).
 
 TensorFlow backend, one process: under a `tf.distribute` strategy hand `fit`
 the arrays (a dataset would be sharded across workers where arrays are not).
@@ -29,6 +30,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from keras_minibatch.data.row_tensors import rows_as_tensor
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -83,7 +86,7 @@ def _rows_of(x: Any, y: Any) -> tf.data.Dataset:
     """
     import tensorflow as tf
 
-    return tf.data.Dataset.from_tensors((tf.convert_to_tensor(x), tf.convert_to_tensor(y))).repeat()
+    return tf.data.Dataset.from_tensors((rows_as_tensor(x), tf.convert_to_tensor(y))).repeat()
 
 
 def _without_rewrites_or_autotuning(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -2,22 +2,20 @@
 
 After every epoch whose loss and weights are finite, the run folder's
 `checkpoint/` receives the model's variables with the optimizer's
-(`epoch-NNNN.variables.npz`), early stopping's best weights, and `state.json`: the
-epoch count, the history so far and early stopping's state. `state.json` is
-written last and atomically, so it is the commit point: a process killed at any
-moment leaves the previous complete checkpoint. A NaN epoch never replaces the
-last good one.
+(`epoch-NNNN.variables.npz`), early stopping's best weights when they changed,
+and `state.json`: the epoch count, the history so far and early stopping's
+state. The epoch's state is copied on the training thread and written on a
+background thread while the next epoch trains (`training/checkpoint_writer.py`);
+`state.json` is written last and atomically, so it is the commit point: a
+process killed at any moment leaves the previous complete checkpoint. A NaN
+epoch never replaces the last good one.
 
-The variables are written by NumPy into memory and then to disk by Python's own
-file calls, so a full disk is one clean `OSError` (HDF5 writing straight to a
-full disk can crash the process). Checkpoints of earlier versions
-(`epoch-NNNN.weights.h5`) still load.
+Checkpoints of earlier versions (`epoch-NNNN.weights.h5`) still load.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
@@ -30,9 +28,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.run_files import STATE_FILE
 from keras_minibatch.run_folders.rundir import CorruptCheckpointError
+from keras_minibatch.training.checkpoint_writer import CheckpointSnapshot, CheckpointWriter, best_weights_file
 
 
 @dataclasses.dataclass
@@ -65,7 +63,13 @@ def weights_are_finite(weights: Sequence[np.ndarray]) -> bool:
 
 
 class TrainingCheckpoint(keras.callbacks.Callback):
-    """Writes a resumable checkpoint into `directory` at the end of every good epoch.
+    """Checkpoints the run into `directory` at the end of every good epoch.
+
+    The epoch's state is copied at its end and written in the background while
+    the next epoch trains (`CheckpointWriter`). Every write is finished by
+    `on_train_end`; a `fit` that was interrupted skips that hook, so its caller
+    calls `finish()`. A write that failed is raised at the next epoch's end or
+    by `finish()`.
 
     Put it after early stopping in the callback list, so the saved state includes
     the epoch that just ended.
@@ -83,11 +87,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         self.directory = str(directory)
         self._history_before = {key: list(values) for key, values in (history_before or {}).items()}
         self._early_stopping = early_stopping
+        self._writer: CheckpointWriter | None = None  # Made per fit: a thread cannot be deep-copied.
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         logs = logs or {}
         self.history = {key: list(values) for key, values in self._history_before.items()}
         self.last_saved_epoch: int | None = None
+        self._writer = CheckpointWriter(self.directory)
+        self._best_on_disk: tuple[Any, str] | None = None  # The best weights last written, and their file.
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
@@ -95,39 +102,39 @@ class TrainingCheckpoint(keras.callbacks.Callback):
             self.history.setdefault(key, []).append(float(value))
         if not all(math.isfinite(float(value)) for value in logs.values()):
             return  # Keep the last good checkpoint.
-        if not weights_are_finite(self.model.get_weights()):
+        # One copy of every variable (keras.ops.convert_to_numpy copies): checked here, written in the background.
+        variables = [keras.ops.convert_to_numpy(variable) for variable in _state_variables(self.model)]
+        if not weights_are_finite(variables[: len(self.model.variables)]):
             return
-        self._save(epoch + 1)
+        self._writer.submit(self._snapshot(epoch + 1, variables))  # Raises the previous write's error.
         self.last_saved_epoch = epoch
 
-    def _save(self, epochs_done: int) -> None:
-        directory = Path(self.directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        weights_name = f"epoch-{epochs_done:04d}.variables.npz"
-        buffer = io.BytesIO()
-        np.savez(buffer, *(keras.ops.convert_to_numpy(variable) for variable in _state_variables(self.model)))
-        rundir.write_bytes_atomic(directory / weights_name, buffer.getvalue())
-        best_name = None
-        early_stopping_state = None
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        """Waits until the last checkpoint is on disk.
+
+        Raises:
+            OSError: when a checkpoint could not be written (`RunDirError`
+                naming the file for a refused write).
+        """
+        if self._writer is not None:
+            self._writer.finish()
+
+    def _snapshot(self, epochs_done: int, variables: list[np.ndarray]) -> CheckpointSnapshot:
+        """What the writer needs, none of it changed by the training thread afterwards."""
+        early_stopping_state, best_weights, best_file = None, None, None
         if self._early_stopping is not None:
             early_stopping_state = self._early_stopping.get_state()
-            if self._early_stopping.best_weights is not None:
-                best_name = f"epoch-{epochs_done:04d}.best.npz"
-                buffer = io.BytesIO()
-                np.savez(buffer, *self._early_stopping.best_weights)
-                rundir.write_bytes_atomic(directory / best_name, buffer.getvalue())
-        state = {
-            "epochs_done": epochs_done,
-            "weights": weights_name,
-            "best_weights": best_name,
-            "early_stopping": early_stopping_state,
-            "history": self.history,
-        }
-        rundir.write_json_atomic(directory / STATE_FILE, state)  # The commit point.
-        keep = {STATE_FILE, weights_name, best_name}
-        for path in directory.iterdir():
-            if path.name.startswith("epoch-") and path.name not in keep:  # Older epochs, in either format.
-                path.unlink(missing_ok=True)
+            best = self._early_stopping.best_weights  # Replaced, never changed in place, when the monitor improves.
+            if best is not None:
+                if self._best_on_disk is None or self._best_on_disk[0] is not best:
+                    self._best_on_disk = (best, best_weights_file(epochs_done))
+                    best_weights = best
+                best_file = self._best_on_disk[1]
+        history = {key: list(values) for key, values in self.history.items()}
+        return CheckpointSnapshot(epochs_done, variables, history, early_stopping_state, best_weights, best_file)
 
 
 def _load_arrays(path: Path) -> list[np.ndarray]:

@@ -208,10 +208,7 @@ class Trainer:
             ).history
         finally:
             _TRAINING.release()
-            if built.epoch_log is not None:
-                built.epoch_log.close()  # An interrupted fit() skips on_train_end.
-            if built.progress_bar is not None:
-                built.progress_bar.erase()  # ... and would leave its line for the error to be printed onto.
+            built.finish()  # Also after an interrupted fit(), which skips on_train_end.
         divergence = built.guard.stop_reason if built.guard else None
         if guards and divergence is None and not weights_are_finite(self.model.get_weights()):
             divergence = "the weights became NaN or infinite"

@@ -46,10 +46,10 @@ class StandardCallbacks:
         early_stopping: The run's early stopping, or `None`.
         guard: The non-finite-loss stop, or `None`.
         checkpoint: The per-epoch checkpoint, or `None`.
-        epoch_log: The epoch log, or `None`; close it after `fit`, which skips
-            `on_train_end` when interrupted.
-        progress_bar: The live progress line, or `None`; erase it after an
-            interrupted `fit`.
+        epoch_log: The epoch log, or `None`.
+        progress_bar: The live progress line, or `None`.
+
+    Call `finish()` after `fit`, also an interrupted one.
     """
 
     in_order: list[keras.callbacks.Callback]
@@ -58,6 +58,20 @@ class StandardCallbacks:
     checkpoint: TrainingCheckpoint | None
     epoch_log: minibatch_callbacks.EpochMetricsLogger | None
     progress_bar: minibatch_callbacks.ProgressBar | None = None
+
+    def finish(self) -> None:
+        """Closes what `fit` leaves open when interrupted (it skips `on_train_end`).
+
+        The epoch log is closed, the live line erased (an error would be
+        printed onto it) and the last checkpoint write waited for, so the last
+        epoch's checkpoint is on disk before the caller goes on.
+        """
+        if self.epoch_log is not None:
+            self.epoch_log.close()
+        if self.progress_bar is not None:
+            self.progress_bar.erase()
+        if self.checkpoint is not None:
+            self.checkpoint.finish()
 
 
 def standard_callbacks(

@@ -10,7 +10,14 @@ import numpy as np
 
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
+from keras_minibatch.data.row_tensors import rows_as_tensor
 from keras_minibatch.data.splits import num_fit_rows, stratified_validation_order
+
+
+def _validation_order(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, int]:
+    """The order of the training rows whose last ones `validation_split` holds out, and how many come before them."""
+    order = stratified_validation_order(dataset.y_train, validation_split=config.validation_split, seed=config.seed)
+    return order, num_fit_rows(len(order), config.validation_split)
 
 
 def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
@@ -21,31 +28,28 @@ def split_for_validation(dataset: Dataset, config: TrainConfig) -> tuple[np.ndar
         `(x, y, num_fit_samples)`: reordered training arrays and the number of rows
         `fit` trains on.
     """
-    order = stratified_validation_order(dataset.y_train, validation_split=config.validation_split, seed=config.seed)
-    num_fit_samples = num_fit_rows(len(order), config.validation_split)
+    order, num_fit_samples = _validation_order(dataset, config)
     return dataset.x_train[order], dataset.y_train[order], num_fit_samples
-
-
-def _to_tensor(array: np.ndarray) -> Any:
-    """Returns `array` as a TensorFlow tensor under that backend (else unchanged)."""
-    if keras.backend.backend() != "tensorflow":
-        return array
-    import tensorflow as tf
-
-    return tf.convert_to_tensor(array)
 
 
 def held_out_rows(dataset: Dataset, config: TrainConfig) -> tuple[Dataset, tuple[Any, np.ndarray], tuple[Any, np.ndarray]]:
     """Splits the training rows as `validation_split` would; returns the dataset without them, the fit rows and the held-out rows.
 
     The held-out rows are what `validation_split=config.validation_split` would take
-    (the last ones, after a seeded stratified reordering). Both parts are handed to
-    `fit` as tensors of their own: given NumPy arrays, `fit` copies them into tensors
-    and keeps both for the whole run. The returned dataset keeps no training rows
-    (zero-row arrays keep the image shape), so the pixels are in memory once while
-    `fit` runs, not twice (a caller's own arrays stay theirs).
+    (the last ones, after a seeded stratified reordering). Under the TensorFlow
+    backend both parts are tensors of their own, each row copied once straight into
+    its place (`rows_as_tensor`): given NumPy arrays, `fit` would copy them into
+    tensors and keep both for the whole run. The returned dataset keeps no training
+    rows (zero-row arrays keep the image shape), so once the caller lets go of the
+    dataset it passed, the pixels are in memory once while `fit` runs (a caller's
+    own arrays stay theirs, unchanged).
     """
-    x_train, y_train, num_fit_samples = split_for_validation(dataset, config)
-    fit_rows = (_to_tensor(x_train[:num_fit_samples]), y_train[:num_fit_samples])
-    validation_rows = (_to_tensor(x_train[num_fit_samples:]), y_train[num_fit_samples:])
-    return dataclasses.replace(dataset, x_train=x_train[:0].copy(), y_train=y_train[:0].copy()), fit_rows, validation_rows
+    order, num_fit_samples = _validation_order(dataset, config)
+    fit_order, held_out_order = order[:num_fit_samples], order[num_fit_samples:]
+    if keras.backend.backend() == "tensorflow":
+        x_fit, x_held_out = rows_as_tensor(dataset.x_train, fit_order), rows_as_tensor(dataset.x_train, held_out_order)
+    else:
+        x_fit, x_held_out = dataset.x_train[fit_order], dataset.x_train[held_out_order]
+    fit_rows = (x_fit, dataset.y_train[fit_order])
+    validation_rows = (x_held_out, dataset.y_train[held_out_order])
+    return dataclasses.replace(dataset, x_train=dataset.x_train[:0].copy(), y_train=dataset.y_train[:0].copy()), fit_rows, validation_rows
