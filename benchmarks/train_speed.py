@@ -130,8 +130,9 @@ def measure_train(source: Path, epochs: int, after_each_epoch: Callable[[], None
 
     Its epochs include validating 10% of the rows (held out, so it fits on 90%)
     and all its callbacks; `s/epoch` is the epoch time `train` logs, which ends
-    before its per-epoch checkpoint and TensorBoard writes, so those are timed
-    too (`whole epoch`). The test split is the same held-out images.
+    before its per-epoch checkpoint (handed to a background writer) and
+    TensorBoard writes, so those are timed too (`whole epoch`). The test split
+    is the same held-out images.
     `after_each_epoch()` runs after every epoch, outside both clocks: `measure`
     trains the other configurations there, so this row is interleaved with them.
     """
