@@ -165,9 +165,9 @@ def evaluate_saved_model(
         loaded.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         if notes is not None:
             notes.append("the model was not compiled with sparse categorical cross-entropy; scored with it and accuracy")
-    from keras_minibatch.training.core import score_test_split
+    from keras_minibatch.training.scoring import score_test_split
 
-    return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size)
+    return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, rows_per_pass=batch_size).metrics
 
 
 def _compiled_with_our_loss(model: Any) -> bool:
