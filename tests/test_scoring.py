@@ -20,7 +20,7 @@ def model():
     return model
 
 
-@pytest.mark.parametrize("rows_per_pass", [50, 4096])
+@pytest.mark.parametrize("rows_per_pass", [50, 1024])
 def test_scores_are_evaluates_and_labels_are_predicts(model, rows_per_pass):
     expected = model.evaluate(X, Y, batch_size=32, verbose=0, return_dict=True)
     scores = score_test_split(model, X, Y, rows_per_pass=rows_per_pass)

@@ -120,7 +120,7 @@ def evaluate_saved_model(
         dataset: A data source name or path (see `data.load_dataset`).
         test_fraction: Test share for sources without a test split. Defaults to `0.2`.
         seed: Seed of the carved test split. Defaults to `0`.
-        batch_size: Evaluation batch size. Defaults to `256`.
+        batch_size: Rows per forward pass over the test split. Defaults to `256`.
         expected_test_sha256: The test split's hash the run recorded
             (`read_run_data(...)["test_sha256"]`); other data are refused.
             Defaults to `None` (not checked).

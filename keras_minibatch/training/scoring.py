@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["TestScores", "predict_probabilities", "score_test_split"]
 
 # Rows per eager forward pass: few passes, while the activations of one stay small.
-ROWS_PER_PASS = 4096
+ROWS_PER_PASS = 1024
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ from keras_minibatch.config import JIT_COMPILE_AUTO, TrainConfig
 __all__ = ["AUTO_XLA_MIN_UPDATES", "planned_updates", "resolve_jit_compile"]
 
 # Fewer updates than this do not repay XLA's compile (see docs/performance.md).
-AUTO_XLA_MIN_UPDATES = 10_000
+AUTO_XLA_MIN_UPDATES = 8_000
 
 
 def planned_updates(*, epochs: int, epoch_rows: int, batch_size: int) -> int:
