@@ -71,8 +71,8 @@ def train_and_evaluate(
     """Trains `config`'s model, scores the test split once and saves the run folder.
 
     The training rows are reordered (seeded, stratified) so `validation_split`
-    holds out every class; `fit` never sees the test split, which `evaluate`
-    scores once at the end. The folder receives `model.keras`, `history.csv`,
+    holds out every class; `fit` never sees the test split, which is scored
+    once at the end (`Trainer.score_test_split`). The folder receives `model.keras`, `history.csv`,
     `history.json`, `metrics.json`, `config.json` (with the XLA choice
     `jit_compile="auto"` made), `epochs.jsonl`, plots, `timings.json` (seconds
     per phase, `run_timings`), TensorBoard logs under `tensorboard/` and a
