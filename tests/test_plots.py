@@ -298,3 +298,14 @@ def test_without_a_second_process_the_figures_are_drawn_here(tmp_path, monkeypat
         plots.learning_curves(HISTORY, tmp_path / "learning_curves.png")
         assert_is_png(tmp_path / "learning_curves.png")  # Drawn as it was handed over.
         plots.finish()
+
+
+def test_the_plot_process_imports_this_package_whatever_the_current_folder_holds(tmp_path, monkeypatch):
+    decoy = tmp_path / "elsewhere" / "keras_minibatch"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the wrong keras_minibatch')\n")
+    monkeypatch.chdir(decoy.parent)
+    with PlotProcess() as plots:
+        plots.learning_curves(HISTORY, tmp_path / "learning_curves.png")
+        plots.finish()
+    assert_is_png(tmp_path / "learning_curves.png")

@@ -8,9 +8,8 @@ core), then draws each figure as soon as the run hands it the figure's inputs.
 `finish` waits for it and raises what drawing raised, so the run writes
 `metrics.json` (its last file) only once the plots are in place. Where no
 process can be started, the figures are drawn in this one, as they are handed
-over. Run as `python -m keras_minibatch.plots.plot_process`, it is that second
-process: one JSON request per line on standard input. Standard library only
-until a figure is drawn.
+over. The second process runs `run_second_process`: one JSON request per line on
+its standard input. Standard library only until a figure is drawn.
 """
 
 from __future__ import annotations
@@ -30,8 +29,10 @@ from keras_minibatch.run_folders.rundir import RunDirError
 
 __all__ = ["PlotProcess"]
 
-# The folder holding the `keras_minibatch` package, for the second process's imports.
+# The folder holding this `keras_minibatch` package: the second process imports the same one,
+# whatever its current folder or PYTHONPATH hold.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+_SECOND_PROCESS = "import sys; sys.path.insert(0, sys.argv[1]); from keras_minibatch.plots.plot_process import run_second_process; run_second_process()"
 
 
 class PlotProcess:
@@ -43,10 +44,9 @@ class PlotProcess:
 
     def __init__(self) -> None:
         self._stderr = tempfile.TemporaryFile()
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))))}
         try:
             self._process: subprocess.Popen | None = subprocess.Popen(
-                [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=environment,
+                [sys.executable, "-c", _SECOND_PROCESS, _PACKAGE_ROOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
             )
         except OSError:  # No interpreter to start (an embedded Python): draw here instead.
             self._process = None
@@ -145,7 +145,8 @@ def serve() -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run_second_process() -> None:
+    """The second process's whole life: `serve`, then leave at once."""
     status = serve()
     sys.stdout.flush()
     # Every figure is written and closed: the interpreter's teardown (a noticeable part of a
