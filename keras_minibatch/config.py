@@ -32,6 +32,8 @@ from keras_minibatch.checks import (
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "softplus", "linear")
 EARLY_STOPPING_MODES = ("auto", "min", "max")
+# `jit_compile="auto"`: XLA when the training's updates repay the compile (`training.xla_choice`).
+JIT_COMPILE_AUTO = "auto"
 # tf.distribute strategies `train` can run under: none, MirroredStrategy (local
 # devices), MultiWorkerMirroredStrategy (machines named by TF_CONFIG; multi_worker.py).
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
@@ -82,9 +84,14 @@ class TrainConfig:
             `train` uses at most an epoch's updates. Under a `distribution`
             strategy Keras' own `steps_per_execution` is used. Defaults to
             `256`.
-        jit_compile: Whether to compile the training step with XLA: faster
-            epochs at small batches on a CPU, after a compile before the first
-            step (benchmarks/README.md). Defaults to `True`.
+        jit_compile: Whether to compile the training updates with XLA:
+            `True`, `False` or `"auto"`. XLA makes epochs at small batches on a
+            CPU faster after a compile before the first step
+            (docs/performance.md); `"auto"` compiles when the training's number
+            of updates repays that compile (`training.xla_choice`), and never
+            with `distribution="multi_worker"`. A run records the choice in its
+            `config.json`, so a resumed run makes the same one. Defaults to
+            `"auto"`.
         early_stopping: Whether to stop when `early_stopping_monitor` stops
             improving. Defaults to `False`.
         early_stopping_monitor: Metric watched by early stopping. Defaults to
@@ -121,7 +128,7 @@ class TrainConfig:
     validation_split: float = 0.1
     seed: int = 0
     steps_per_execution: int = 256
-    jit_compile: bool = True
+    jit_compile: bool | str = "auto"
     early_stopping: bool = False
     early_stopping_monitor: str = "val_loss"
     early_stopping_patience: int = 3
@@ -157,8 +164,8 @@ class TrainConfig:
         check_open_fraction("validation_split", self.validation_split)
         check_non_negative_int("seed", self.seed, maximum=MAX_SEED)
         check_positive_int("steps_per_execution", self.steps_per_execution)
-        if not isinstance(self.jit_compile, bool):
-            raise ConfigError("jit_compile", self.jit_compile, "must be true or false")
+        if not isinstance(self.jit_compile, bool) and self.jit_compile != JIT_COMPILE_AUTO:
+            raise ConfigError("jit_compile", self.jit_compile, "must be true, false or auto")
         if not isinstance(self.early_stopping, bool):
             raise ConfigError("early_stopping", self.early_stopping, "must be true or false")
         if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:
@@ -173,7 +180,7 @@ class TrainConfig:
             # Both fail under MultiWorkerMirroredStrategy on CPU workers (multi_worker.py).
             if self.steps_per_execution != 1:
                 raise ConfigError("steps_per_execution", self.steps_per_execution, "must be 1 with distribution=multi_worker: Keras 3's multi-step loop fails under MultiWorkerMirroredStrategy")
-            if self.jit_compile:
+            if self.jit_compile is True:
                 raise ConfigError("jit_compile", self.jit_compile, "must be false with distribution=multi_worker: XLA has no cross-worker collectives on CPU")
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,6 +43,8 @@ def test_defaults_are_the_lecture_settings():
         ("early_stopping_min_delta", math.nan, "finite number >= 0"),
         ("early_stopping_min_delta", -0.1, "finite number >= 0"),
         ("steps_per_execution", 0, "integer >= 1"),
+        ("jit_compile", "yes", "must be true, false or auto"),
+        ("jit_compile", 1, "must be true, false or auto"),
     ],
 )
 def test_bad_value_names_field_value_and_rule(field, value, message):

@@ -27,7 +27,8 @@ PINNED = SearchConfig(tuner="random", max_trials=1, fixed={"num_layers": 1, "uni
         # One place fits and scores a model, and fuses its updates.
         (r"\.fit\(\s*\*\*self\._inputs", ["core.py"]),
         (r"(?<!def )fuse_train_steps\(", ["core.py"]),
-        (r"model\.evaluate\(", ["core.py"]),
+        # One place scores a model: one pass of predictions, the compiled loss and metrics on them.
+        (r"model\.evaluate\(|\.compute_loss\(", ["scoring.py"]),
         # Strategies are made by `distribution` alone, which the core asks for one.
         (r"(?<!def )make_strategy\(", ["core.py", "distribution.py"]),
         # The standard callbacks are built in one place, for the core.
@@ -67,13 +68,13 @@ def _record_fits(monkeypatch):
 
 
 def _training_settings(fit):
-    """What decides the updates: batch sizes, fusing, rows, epochs and every callback that can change training."""
+    """What decides the updates: batch sizes, fusing and XLA, rows, epochs and every callback that can change training."""
     trainer, outcome = fit["trainer"], fit["outcome"]
     # What only reports or records (KerasTuner's own hooks too), never changes the updates.
     bookkeeping = ("EpochScalars", "DeferredCheckpoint", "RequireObjective", "TunerCallback")
     stopper = next(callback for callback in outcome.callbacks if isinstance(callback, minibatch_callbacks.EarlyStopping))
     return {
-        "batch_size": trainer.batch_size, "fit_batch_size": trainer.fit_batch_size, "fused": trainer.fused, "rows": fit["rows"],
+        "batch_size": trainer.batch_size, "fit_batch_size": trainer.fit_batch_size, "fused": trainer.fused, "jit_compile": trainer.jit_compile, "rows": fit["rows"],
         "epochs": fit["kwargs"]["epochs"], "early_stopping": stopper.get_config(),
         "callbacks": [type(callback).__name__ for callback in outcome.callbacks if type(callback).__name__ not in bookkeeping],
     }
@@ -125,3 +126,13 @@ def test_a_fit_without_validation_rows_has_no_validation(digits):
     outcome = trainer.train((digits.x_train, digits.y_train), epochs=1)
     assert set(outcome.history) == {"loss", "accuracy"}
     assert isinstance(trainer.model, keras.Model) and outcome.divergence is None
+
+
+def test_the_training_step_is_traced_once(digits, monkeypatch):
+    # The optimizer's and metrics' variables exist before the first trace, which TensorFlow would otherwise repeat.
+    traces = []
+    original = keras.Sequential.train_step
+    monkeypatch.setattr(keras.Sequential, "train_step", lambda self, data: (traces.append(1), original(self, data))[1])
+    trainer = Trainer(TrainConfig(**{**TINY_TRAIN, "early_stopping": False, "jit_compile": False}), input_shape=digits.input_shape, num_classes=digits.num_classes, epoch_rows=len(digits.y_train))
+    trainer.train((digits.x_train, digits.y_train), epochs=2)
+    assert len(traces) == 1

@@ -25,8 +25,9 @@ def test_multi_worker_refuses_the_single_process_speed_settings():
     with pytest.raises(ConfigError, match=r"`steps_per_execution` \(256\) must be 1 with distribution=multi_worker"):
         TrainConfig(distribution="multi_worker")
     with pytest.raises(ConfigError, match=r"`jit_compile` \(True\) must be false with distribution=multi_worker"):
-        TrainConfig(distribution="multi_worker", steps_per_execution=1)
+        TrainConfig(distribution="multi_worker", steps_per_execution=1, jit_compile=True)
     assert TrainConfig(distribution="multi_worker", steps_per_execution=1, jit_compile=False).distribution == "multi_worker"
+    assert TrainConfig(distribution="multi_worker", steps_per_execution=1).jit_compile == "auto"  # Which never picks XLA there.
 
 
 @pytest.mark.parametrize(

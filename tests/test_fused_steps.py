@@ -44,6 +44,19 @@ def test_fused_xla_updates_match_within_rounding(unfused):
     assert history["loss"] == pytest.approx(unfused[1]["loss"], rel=1e-5)
 
 
+def test_without_xla_the_step_is_traced_as_often_as_unfused(monkeypatch):
+    # One loop over every slice, the short last one too: no second trace for the short batch.
+    original = keras.Sequential.train_step
+    traces = {}
+    for steps_per_execution in (1, 3):
+        calls = []
+        monkeypatch.setattr(keras.Sequential, "train_step", lambda self, data, calls=calls: (calls.append(1), original(self, data))[1])
+        train(steps_per_execution)  # 90 fit rows a call: 2 whole slices and a short one of 26 rows.
+        traces[steps_per_execution] = len(calls)
+        monkeypatch.undo()
+    assert traces[3] == traces[1]
+
+
 def test_xla_compiles_the_fused_updates_and_not_evaluation():
     model = build_mlp((8, 8), 10, hidden_units=(4,), jit_compile=True)
     fuse_train_steps(model, batch_size=32, steps_per_execution=4)

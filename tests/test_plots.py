@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from keras_minibatch.plots import figures, search_plots, training_plots
+from keras_minibatch.plots.plot_process import PlotProcess
 from keras_minibatch.run_folders.rundir import RunDirError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -266,3 +267,45 @@ def test_plotting_needs_no_display_and_leaves_pyplot_alone(tmp_path):
     completed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert_is_png(tmp_path / "curves.png")
+
+
+def test_the_plot_process_draws_what_it_is_handed(tmp_path):
+    with PlotProcess() as plots:
+        plots.learning_curves(HISTORY, tmp_path / "learning_curves.png")
+        plots.confusion_matrix(np.array([[3, 1], [0, 4]]), tmp_path / "confusion_matrix.png", title="Test split")
+        plots.finish()
+    assert_is_png(tmp_path / "learning_curves.png")
+    assert_is_png(tmp_path / "confusion_matrix.png")
+
+
+def test_a_figure_the_plot_process_cannot_write_is_one_run_dir_error(tmp_path):
+    with PlotProcess() as plots:
+        plots.learning_curves(HISTORY, tmp_path / "missing" / "learning_curves.png")
+        with pytest.raises(RunDirError, match="the folder does not exist"):
+            plots.finish()
+
+
+def test_a_drawing_error_in_the_plot_process_is_raised_by_finish(tmp_path):
+    with PlotProcess() as plots:
+        plots.learning_curves({"loss": []}, tmp_path / "learning_curves.png")
+        with pytest.raises(RuntimeError, match=r"drawing the run's plots failed \(ValueError: `history` has no 'accuracy' series"):
+            plots.finish()
+
+
+def test_without_a_second_process_the_figures_are_drawn_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    with PlotProcess() as plots:
+        plots.learning_curves(HISTORY, tmp_path / "learning_curves.png")
+        assert_is_png(tmp_path / "learning_curves.png")  # Drawn as it was handed over.
+        plots.finish()
+
+
+def test_the_plot_process_imports_this_package_whatever_the_current_folder_holds(tmp_path, monkeypatch):
+    decoy = tmp_path / "elsewhere" / "keras_minibatch"
+    decoy.mkdir(parents=True)
+    (decoy / "__init__.py").write_text("raise ImportError('the wrong keras_minibatch')\n")
+    monkeypatch.chdir(decoy.parent)
+    with PlotProcess() as plots:
+        plots.learning_curves(HISTORY, tmp_path / "learning_curves.png")
+        plots.finish()
+    assert_is_png(tmp_path / "learning_curves.png")

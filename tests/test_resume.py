@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from keras_minibatch import TrainConfig, train_and_evaluate
+from keras_minibatch.training import xla_choice
 from keras_minibatch.training.checkpointing import load_checkpoint
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.locking import FolderLock
@@ -107,6 +108,25 @@ def test_resume_can_train_further_than_planned(tmp_path):
         train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
     resumed = train_and_evaluate(TrainConfig(**{**TINY, "epochs": 6}), tmp_path, resume=True, verbose=0)
     assert len(resumed.history["loss"]) == 6
+
+
+def test_resume_keeps_the_xla_choice_auto_made_even_when_epochs_grew(tmp_path, monkeypatch):
+    # 4 epochs of 17 updates fall short of this threshold; 6 epochs would reach it.
+    monkeypatch.setattr(xla_choice, "AUTO_XLA_MIN_UPDATES", 80)
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(1)])
+    longer = TrainConfig(**{**TINY, "epochs": 6})
+    assert xla_choice.resolve_jit_compile(longer, num_updates=6 * 17) is True
+    resumed = train_and_evaluate(longer, tmp_path, resume=True, verbose=0)
+    assert not hasattr(resumed.model, "fused_updates")  # No XLA program: the run's recorded choice.
+    assert json.loads((tmp_path / "config.json").read_text())["config"]["jit_compile"] is False
+
+
+def test_resume_refuses_another_xla_choice_than_the_run_made(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        train_and_evaluate(TrainConfig(**TINY), tmp_path, verbose=0, extra_callbacks=[InterruptAfterEpoch(0)])
+    with pytest.raises(RunDirError, match=r"different configuration \(jit_compile: False there, True now\)"):
+        train_and_evaluate(TrainConfig(**TINY, jit_compile=True), tmp_path, resume=True, verbose=0)
 
 
 def test_a_finished_run_has_nothing_to_resume(uninterrupted):

@@ -12,6 +12,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_minibatch import TrainConfig, load_dataset, train_and_evaluate
+from keras_minibatch.training import scoring
 from keras_minibatch.training.validation_rows import split_for_validation
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +33,23 @@ def tiny_run(tmp_path_factory):
 
 def test_run_folder_holds_every_artifact(tiny_run):
     names = {path.name for path in tiny_run.workdir.iterdir()}
-    assert {"model.keras", "config.json", "history.csv", "history.json", "metrics.json", "epochs.jsonl", "tensorboard", "learning_curves.png", "confusion_matrix.png"} <= names
+    assert {"model.keras", "config.json", "history.csv", "history.json", "metrics.json", "epochs.jsonl", "tensorboard", "learning_curves.png", "confusion_matrix.png", "timings.json"} <= names
     assert not [name for name in names if ".tmp" in name]
+
+
+def test_metrics_json_is_the_last_file_written(tiny_run):
+    # The plots are drawn in a process of their own: the run waits for them before metrics.json.
+    written = {path.name: path.stat().st_mtime_ns for path in tiny_run.workdir.iterdir() if path.is_file()}
+    assert all(mtime <= written["metrics.json"] for mtime in written.values())  # Equal within the clock's tick.
+
+
+def test_timings_json_holds_every_phase(tiny_run):
+    timings = json.loads((tiny_run.workdir / "timings.json").read_text())
+    phases = ("data", "build", "first_epoch", "steady_epochs", "evaluate", "save", "plots", "other")
+    assert set(timings) == {"import", *phases, "run", "epochs"}
+    assert all(timings[name] >= 0 for name in (*phases, "run", "import"))
+    assert sum(timings[name] for name in phases) == pytest.approx(timings["run"], abs=0.01)
+    assert timings["first_epoch"] > 0 and timings["epochs"] == 2
 
 
 def test_history_and_metrics_files_agree_with_the_result(tiny_run):
@@ -49,7 +65,8 @@ def test_history_and_metrics_files_agree_with_the_result(tiny_run):
 
 def test_config_json_records_config_and_versions(tiny_run):
     saved = json.loads((tiny_run.workdir / "config.json").read_text())
-    assert TrainConfig.from_dict(saved["config"]) == TrainConfig(**TINY)
+    # With the choice `jit_compile="auto"` made: a resumed run makes the same one.
+    assert TrainConfig.from_dict(saved["config"]) == TrainConfig(**TINY, jit_compile=False)
     assert {"tensorflow", "keras", "keras_tuner", "numpy", "python"} <= set(saved["versions"])
 
 
@@ -120,19 +137,23 @@ def rows_fit_sees(kwargs, *, labels=False):
 
 def test_test_split_is_scored_once_and_never_fitted(tmp_path, digits, monkeypatch):
     test_scorings, fitted_inputs = [], []
-    original_evaluate, original_fit = keras.Model.evaluate, keras.Model.fit
+    original_fit = keras.Model.fit
 
-    def spy_evaluate(self, x=None, y=None, **kwargs):
-        # fit() also calls evaluate() for the validation rows; count the test split only.
-        test_scorings.append(x is digits.x_test)
-        return original_evaluate(self, x, y, **kwargs)
+    def spy(original):
+        def looking(model, x=None, *args, **kwargs):
+            # fit() also calls evaluate() for the validation rows; count the test split only.
+            test_scorings.append(x is digits.x_test)
+            return original(model, x, *args, **kwargs)
+
+        return looking
 
     def spy_fit(self, **kwargs):
         # The rows fit trains on and the held-out rows validation_split would take.
         fitted_inputs.append(np.concatenate(rows_fit_sees(kwargs)))
         return original_fit(self, **kwargs)
 
-    monkeypatch.setattr(keras.Model, "evaluate", spy_evaluate)
+    for owner, name in ((keras.Model, "evaluate"), (keras.Model, "predict"), (scoring, "predict_probabilities")):
+        monkeypatch.setattr(owner, name, spy(getattr(owner, name)))
     monkeypatch.setattr(keras.Model, "fit", spy_fit)
     train_and_evaluate(TrainConfig(**{**TINY, "max_train_samples": None}), tmp_path, dataset=digits, verbose=0)
     assert test_scorings.count(True) == 1

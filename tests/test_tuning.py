@@ -23,6 +23,7 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from keras_minibatch import TrainConfig, load_dataset
 from keras_minibatch.tuning import oracles, tuners
 from keras_minibatch.config import ConfigError
+from keras_minibatch.training import scoring
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.tuning.hypermodel import MLPHyperModel, RequireObjective
 from keras_minibatch.run_folders.rundir import RunDirError
@@ -55,9 +56,9 @@ def digits():
 
 @pytest.fixture(scope="module")
 def random_run(tmp_path_factory, digits):
-    """A random search with spies on every fit and evaluate, shared by the tests below."""
+    """A random search with spies on every fit and every scoring (evaluate, or the test split's one pass), shared by the tests below."""
     calls, lines = [], []
-    original_fit, original_evaluate = Trainer.train, keras.Model.evaluate
+    original_fit, original_evaluate, original_predict = Trainer.train, keras.Model.evaluate, scoring.predict_probabilities
 
     def spy_fit(self, fit_rows, validation_rows=None, **kwargs):
         held_out = [np.asarray(validation_rows[0])] if validation_rows is not None else []
@@ -68,9 +69,14 @@ def random_run(tmp_path_factory, digits):
         calls.append(("evaluate", x is digits.x_test))
         return original_evaluate(self, x, y, **kwargs)
 
+    def spy_predict(model, x, **kwargs):
+        calls.append(("evaluate", x is digits.x_test))
+        return original_predict(model, x, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Trainer, "train", spy_fit)
         patch.setattr(keras.Model, "evaluate", spy_evaluate)
+        patch.setattr(scoring, "predict_probabilities", spy_predict)
         result = search(
             TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), tmp_path_factory.mktemp("random") / "search",
             dataset=digits, print_fn=lines.append,

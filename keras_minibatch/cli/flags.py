@@ -41,7 +41,35 @@ BATCH_SIZE = flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Samples p
 VALIDATION_SPLIT = flags.DEFINE_float("validation_split", _DEFAULTS.validation_split, "Share of the training data held out (stratified) for validation, in (0, 1).", module_name=HELP_MODULE)
 SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for splits, initial weights and shuffling.", module_name=HELP_MODULE)
 STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", _DEFAULTS.steps_per_execution, "Mini-batch updates per call into the compiled training function (the same updates as 1, fewer calls).", module_name=HELP_MODULE)
-JIT_COMPILE = flags.DEFINE_boolean("jit_compile", _DEFAULTS.jit_compile, "Compile the training step with XLA: faster epochs after a few seconds of compiling.", module_name=HELP_MODULE)
+
+
+class _JitCompileParser(flags.ArgumentParser):
+    """`--jit_compile`'s values: auto, or true/false as absl's boolean flags take them."""
+
+    def parse(self, argument: object) -> bool | str:
+        if isinstance(argument, bool):
+            return argument
+        text = str(argument).lower()
+        if text == config_lib.JIT_COMPILE_AUTO:
+            return text
+        if text in ("true", "t", "1"):
+            return True
+        if text in ("false", "f", "0"):
+            return False
+        raise ValueError("must be auto, true or false")
+
+    def flag_type(self) -> str:
+        return "auto, true or false"
+
+
+# A boolean flag that also takes `auto`: `--jit_compile` alone means true, `--nojit_compile` false.
+JIT_COMPILE = flags.DEFINE_flag(
+    flags.Flag(
+        _JitCompileParser(), flags.ArgumentSerializer(), "jit_compile", _DEFAULTS.jit_compile,
+        "Compile the training updates with XLA: auto (when the run's updates repay the compile), true or false.", boolean=True,
+    ),
+    module_name=HELP_MODULE,
+)
 EARLY_STOPPING = flags.DEFINE_boolean("early_stopping", _DEFAULTS.early_stopping, "Stop when --early_stopping_monitor stops improving.", module_name=HELP_MODULE)
 EARLY_STOPPING_MONITOR = flags.DEFINE_string("early_stopping_monitor", _DEFAULTS.early_stopping_monitor, "Metric watched by early stopping.", module_name=HELP_MODULE)
 EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Epochs without improvement before stopping.", module_name=HELP_MODULE)
@@ -125,7 +153,7 @@ def build_config() -> config_lib.TrainConfig:
             # Under multi_worker the speed defaults do not apply (TrainConfig says why); flags
             # the user did not give follow the distribution, flags they gave are checked.
             steps_per_execution=1 if multi_worker and not flags.FLAGS["steps_per_execution"].present else STEPS_PER_EXECUTION.value,
-            jit_compile=False if multi_worker and not flags.FLAGS["jit_compile"].present else JIT_COMPILE.value,
+            jit_compile=JIT_COMPILE.value,  # `auto` never picks XLA under multi_worker.
             early_stopping=EARLY_STOPPING.value,
             early_stopping_monitor=EARLY_STOPPING_MONITOR.value,
             early_stopping_patience=EARLY_STOPPING_PATIENCE.value,

@@ -175,29 +175,36 @@ def write_history_csv_atomic(path: str | os.PathLike, history: Mapping[str, Sequ
     write_text_atomic(path, buffer.getvalue())
 
 
-def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Path:
+def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> "TrainConfig":
     """Checks that `workdir` holds an unfinished run of this same configuration.
 
     Only `epochs` may differ, and only upward of the epochs already done (to
     train a run further than first planned); every other setting, the data
-    path included, must be the run's. The data's content is compared once it
-    is loaded (`training.saved_run.check_same_data`).
+    path included, must be the run's. `jit_compile="auto"` matches the choice
+    the run recorded, which the resumed run keeps. The data's content is
+    compared once it is loaded (`training.saved_run.check_same_data`).
+
+    Returns:
+        The configuration to resume with: `config`, its `jit_compile="auto"`
+        replaced by the run's recorded choice.
 
     Raises:
         RunDirError: naming what differs, or why there is nothing to resume.
     """
-    from keras_minibatch.config import TrainConfig  # Standard library only, like this module.
+    from keras_minibatch.config import JIT_COMPILE_AUTO, TrainConfig  # Standard library only, like this module.
 
     path = Path(workdir)
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
         if path.is_dir() and all(entry.name in (LOCK_FILE, MARKER_FILE) or is_temporary(entry.name) for entry in path.iterdir()):
-            return path  # Killed before its first write: nothing to keep, start afresh.
+            return config  # Killed before its first write: nothing to keep, start afresh.
         raise RunDirError(f"--workdir {str(path)!r} holds no run to resume ({CONFIG_FILE} is missing); drop --resume to start one.")
     try:
         saved = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8"))["config"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise RunDirError(f"{str(config_path)!r} is corrupt ({error}); pass --overwrite to start the run again.") from error
+    if config.jit_compile == JIT_COMPILE_AUTO:
+        config = config.replace(jit_compile=saved.jit_compile)  # The choice `auto` made when the run started.
     if saved.replace(epochs=config.epochs) != config:
         now, before = config.to_dict(), saved.to_dict()
         changes = ", ".join(f"{key}: {before[key]!r} there, {now[key]!r} now" for key in now if key != "epochs" and now[key] != before[key])
@@ -210,7 +217,7 @@ def check_resumable_run(config: "TrainConfig", workdir: str | os.PathLike) -> Pa
             f"--epochs={config.epochs} is fewer than the {epochs_done} epochs the run in {str(path)!r} has done; "
             f"resume with --epochs={epochs_done} or more."
         )
-    return path
+    return config
 
 
 def _epochs_done(state_path: Path) -> int | None:

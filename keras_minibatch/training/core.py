@@ -4,14 +4,15 @@
 seed-variance run and each `compare` regime make a `Trainer` and call its `train`
 with different arguments; none assembles its own `fit`. The `Trainer` alone:
 
-- builds the model (or takes the one KerasTuner built for a trial) and chooses
-  between fused XLA updates on one replica (`fuse_train_steps`) and a
-  `tf.distribute` strategy (`distribution.make_strategy`);
+- builds the model (or takes the one KerasTuner built for a trial), decides
+  whether XLA compiles its updates (`xla_choice`), and chooses between fused
+  updates on one replica (`fuse_train_steps`) and a `tf.distribute` strategy
+  (`distribution.make_strategy`);
 - builds the input pipelines (`input_pipeline.fit_inputs` on one replica,
   arrays under a strategy, which shards them);
 - runs `fit` with the standard callbacks (`standard_callbacks`), each switched
   on or off by an argument, the caller's own after them;
-- scores the test split, once, when asked (`score_test_split`).
+- scores the test split, once, when asked (`score_test_split`, one pass of predictions).
 """
 
 from __future__ import annotations
@@ -33,10 +34,12 @@ from keras_minibatch.training import multi_worker
 from keras_minibatch.training.checkpointing import Checkpoint, restore_weights, weights_are_finite
 from keras_minibatch.training.distribution import make_strategy
 from keras_minibatch.training.fused_steps import fuse_train_steps
-from keras_minibatch.training.model import build_mlp_for
+from keras_minibatch.training.model import build_mlp_for, build_training_variables
+from keras_minibatch.training.scoring import TestScores, score_test_split
 from keras_minibatch.training.standard_callbacks import standard_callbacks
+from keras_minibatch.training.xla_choice import planned_updates, resolve_jit_compile
 
-__all__ = ["FitOutcome", "Trainer", "score_test_split"]
+__all__ = ["FitOutcome", "Trainer"]
 
 # Keras seeds initial weights, dropout and shuffling from one process-wide random state, so two
 # trainings in threads of one process would draw from each other's numbers: one at a time.
@@ -45,12 +48,6 @@ _TRAINING = threading.Lock()
 
 def _stopped_early(checkpoint: Checkpoint | None) -> bool:
     return checkpoint is not None and bool((checkpoint.early_stopping or {}).get("stopped_epoch"))
-
-
-def score_test_split(model: keras.Model, x_test: Any, y_test: np.ndarray, *, batch_size: int) -> dict[str, float]:
-    """Scores the test split with the model's own loss and metrics: `{"test_loss": ..., "test_accuracy": ...}`."""
-    scores = model.evaluate(x_test, y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
-    return {f"test_{name}": float(value) for name, value in scores.items()}
 
 
 @dataclasses.dataclass
@@ -88,7 +85,8 @@ class Trainer:
             at an epoch's.
         batch_size: Rows per update. Defaults to `config.batch_size`.
         model: A compiled model built elsewhere (KerasTuner builds a trial's in
-            its strategy's scope). Defaults to `None`: built here, after
+            its strategy's scope); its `jit_compile` is set to this training's
+            choice. Defaults to `None`: built here, after
             `keras.utils.set_random_seed(seed)`.
         seed: Seeds the initial weights (when the model is built here) and the
             order of the rows every epoch. Defaults to `config.seed`.
@@ -119,15 +117,21 @@ class Trainer:
         # datasets (under a strategy Keras' own steps_per_execution runs, and a dataset
         # would be sharded across workers where arrays are not).
         self.fused = config.distribution == "none"
+        # Whether XLA compiles the updates: `auto` weighs the compile against the updates planned (config.epochs).
+        self.jit_compile = resolve_jit_compile(
+            config, num_updates=planned_updates(epochs=config.epochs, epoch_rows=epoch_rows, batch_size=self.batch_size),
+        )
         if model is None:
             strategy = strategy or make_strategy(config.distribution)
             keras.utils.set_random_seed(self.seed)
             with strategy.scope():
-                model = build_mlp_for(config, input_shape, num_classes, fused_steps=self.fused)
+                model = build_mlp_for(config, input_shape, num_classes, fused_steps=self.fused, jit_compile=self.jit_compile)
                 if config.distribution == "multi_worker":
                     multi_worker.prepare_model(model, strategy)
                 if checkpoint is not None:
                     restore_weights(model, checkpoint)
+        else:
+            model.jit_compile = self.jit_compile  # Read by fuse_train_steps and by Keras' first `fit`.
         self.model = model
         # `fit` gets `steps_per_execution` mini-batches per call (at most an epoch's), one update per `batch_size` rows.
         fit_batch_size = (
@@ -189,6 +193,8 @@ class Trainer:
         if early_stopping and _stopped_early(checkpoint):
             return self._outcome_of_stopped_run(checkpoint)
         x, y = fit_rows
+        if self.fused:  # Without a strategy: made now, not in the first trace, which would then run twice.
+            build_training_variables(self.model, x[:1], y[:1])
         # One fused call applies fit_batch_size / batch_size updates; under a strategy Keras' steps are batches.
         bar = ProgressBar(math.ceil(self.fit_batch_size / self.batch_size) if self.fused else 1, math.ceil(len(y) / self.batch_size), progress_label) if progress_bar else None
         built = standard_callbacks(
@@ -197,10 +203,8 @@ class Trainer:
             plugins=plugins, guards=guards, progress_interval=progress_interval, extra_callbacks=extra_callbacks, progress_bar=bar,
         )
         if not _TRAINING.acquire(blocking=False):
-            raise RuntimeError(
-                "another thread of this process is training a model; Keras' random state is process-wide, so two "
-                "trainings at once would not be reproducible: train one model at a time per process (use processes for more)."
-            )
+            raise RuntimeError("another thread of this process is training a model; Keras' random state is process-wide, so two trainings "
+                               "at once would not be reproducible: train one model at a time per process (use processes for more).")
         try:
             history = self.model.fit(
                 **self._inputs(x, y, validation_rows, first_epoch=initial_epoch),
@@ -241,6 +245,6 @@ class Trainer:
             inputs["validation_data"] = validation_rows
         return inputs
 
-    def score_test_split(self, x_test: Any, y_test: np.ndarray) -> dict[str, float]:
-        """The one look at the test split: `{"test_loss": ..., "test_accuracy": ...}`."""
-        return score_test_split(self.model, x_test, y_test, batch_size=self.batch_size)
+    def score_test_split(self, x_test: Any, y_test: np.ndarray) -> TestScores:
+        """The one look at the test split: its scores (`{"test_loss": ..., "test_accuracy": ...}`) and predicted classes."""
+        return score_test_split(self.model, x_test, y_test)

@@ -120,7 +120,7 @@ def evaluate_saved_model(
         dataset: A data source name or path (see `data.load_dataset`).
         test_fraction: Test share for sources without a test split. Defaults to `0.2`.
         seed: Seed of the carved test split. Defaults to `0`.
-        batch_size: Evaluation batch size. Defaults to `256`.
+        batch_size: Rows per forward pass over the test split. Defaults to `256`.
         expected_test_sha256: The test split's hash the run recorded
             (`read_run_data(...)["test_sha256"]`); other data are refused.
             Defaults to `None` (not checked).
@@ -165,9 +165,9 @@ def evaluate_saved_model(
         loaded.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         if notes is not None:
             notes.append("the model was not compiled with sparse categorical cross-entropy; scored with it and accuracy")
-    from keras_minibatch.training.core import score_test_split
+    from keras_minibatch.training.scoring import score_test_split
 
-    return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, batch_size=batch_size)
+    return score_test_split(loaded, pixels_for(loaded, data.x_test), data.y_test, rows_per_pass=batch_size).metrics
 
 
 def _compiled_with_our_loss(model: Any) -> bool:

@@ -23,7 +23,8 @@ step is an attribute of this instance, not part of its class or config.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -67,12 +68,14 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     Call after `compile` and before the first `fit`; then pass the returned
     size as `fit(batch_size=...)`. A batch of `batch_size` rows or fewer is one
     update, as before, so a caller that keeps `fit(batch_size=batch_size)`
-    trains exactly as without fusing (only slower: every call's whole slices
-    are padded to `steps_per_execution` of them, so keep `steps_per_execution`
+    trains exactly as without fusing (only slower under XLA: every call's whole
+    slices are padded to `steps_per_execution` of them, so keep `steps_per_execution`
     no larger than an epoch's updates, as `epoch_rows` does).
 
-    A model compiled with `jit_compile=True` gets its fused updates compiled
-    into one XLA program (`model.fused_updates`), and only them: the short
+    Without XLA one loop runs every slice, the short last one included. A
+    model compiled with `jit_compile=True` gets its whole slices padded to
+    `steps_per_execution` and compiled into one XLA program
+    (`model.fused_updates`), and only them: the short
     last batch of an epoch, validation, `evaluate` and `predict` run op by op
     (`model.jit_compile` becomes `False`), because every new batch shape costs
     XLA another compile, in peak memory and time, to save little on one pass
@@ -119,6 +122,11 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
     class_train_step = type(model).train_step
     fit_batch_size = batch_size * steps_per_execution
 
+    if not model.jit_compile:
+        model.train_step = _op_by_op_train_step(model, class_train_step, batch_size)
+        return fit_batch_size
+    model.jit_compile = False  # Test and predict steps: see the docstring.
+
     def fused_updates(chunks, num_full):
         """Applies one update per leading slice of `chunks`, for the first `num_full`."""
 
@@ -128,10 +136,7 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
 
         tf.while_loop(lambda index: index < num_full, update, (tf.constant(0),))
 
-    model.fused_updates = fused_updates
-    if model.jit_compile:
-        model.jit_compile = False  # Test and predict steps: see the docstring.
-        model.fused_updates = tf.function(fused_updates, jit_compile=True)
+    model.fused_updates = tf.function(fused_updates, jit_compile=True)
 
     def train_step(data):
         num_rows = tf.shape(next(t for t in keras.tree.flatten(data) if t is not None))[0]
@@ -162,3 +167,27 @@ def fuse_train_steps(model: keras.Model, *, batch_size: int, steps_per_execution
 
     model.train_step = train_step
     return fit_batch_size
+
+
+def _op_by_op_train_step(model: keras.Model, class_train_step: Callable[..., Any], batch_size: int) -> Callable[[Any], Any]:
+    """A `train_step` without XLA: one loop over every `batch_size` slice of the batch, the short last one too.
+
+    Without XLA a slice may have any number of rows, so the loop needs no
+    padding and no separate update for the short last batch: the training step
+    is traced once, where the padded XLA loop and the short batch trace it
+    twice (tracing is most of a short run's fixed cost).
+    """
+    import tensorflow as tf
+
+    def train_step(data):
+        num_rows = tf.shape(next(t for t in keras.tree.flatten(data) if t is not None))[0]
+
+        def update(index):
+            start = index * batch_size
+            class_train_step(model, keras.tree.map_structure(lambda t: None if t is None else t[start:start + batch_size], data, none_is_leaf=True))
+            return (index + 1,)
+
+        tf.while_loop(lambda index: index < (num_rows + batch_size - 1) // batch_size, update, (tf.constant(0),))
+        return model.get_metrics_result()  # As in the XLA step: read after every update.
+
+    return train_step

@@ -6,6 +6,7 @@ import math
 import numbers
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -144,13 +145,17 @@ def build_mlp(
     return model
 
 
-def build_mlp_for(config: TrainConfig, input_shape: Sequence[int], num_classes: int, *, fused_steps: bool = True) -> keras.Model:
+def build_mlp_for(
+    config: TrainConfig, input_shape: Sequence[int], num_classes: int, *, jit_compile: bool, fused_steps: bool = True,
+) -> keras.Model:
     """Builds `build_mlp` with every model and optimizer setting of `config`.
 
     Args:
         config: The run's hyperparameters.
         input_shape: Shape of one sample.
         num_classes: Number of output classes.
+        jit_compile: Whether XLA compiles the updates: `config.jit_compile`
+            resolved for this training (`xla_choice.resolve_jit_compile`).
         fused_steps: Whether the caller fuses `config.steps_per_execution`
             updates per call itself (`fused_steps.fuse_train_steps`); if not,
             Keras' own `steps_per_execution` is compiled in (under a
@@ -165,8 +170,30 @@ def build_mlp_for(config: TrainConfig, input_shape: Sequence[int], num_classes: 
         optimizer=config.optimizer,
         learning_rate=config.learning_rate,
         steps_per_execution=1 if fused_steps else config.steps_per_execution,
-        jit_compile=config.jit_compile,
+        jit_compile=jit_compile,
     )
+
+
+def build_training_variables(model: keras.Model, x_sample: Any, y_sample: Any) -> None:
+    """Creates the optimizer's and the compiled metrics' variables now, eagerly.
+
+    Without a `tf.distribute` strategy Keras creates them while it traces the
+    first training step, and TensorFlow then traces that step a second time
+    (a function whose first trace created variables is traced again without
+    creating them): most of a short run's first epoch. Made beforehand, the
+    step is traced once. Under a strategy Keras makes them itself, in its
+    scope, before tracing: call this only without one.
+
+    Args:
+        model: A compiled model.
+        x_sample: A few training rows, as `fit` gets them (their labels'
+            form decides which accuracy the compiled `"accuracy"` is).
+        y_sample: Their labels.
+    """
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(None, y_sample, model(x_sample, training=False))
+    model.reset_metrics()
 
 
 def count_parameters(model: keras.Model) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.fingerprints import data_fingerprint, test_split_fingerprint
 from keras_minibatch.data.loading import load_dataset_for
+from keras_minibatch.plots.plot_process import PlotProcess
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.folder_claim import FolderClaim
@@ -26,6 +28,7 @@ from keras_minibatch.training.core import Trainer
 from keras_minibatch.training.distribution import start_distribution
 from keras_minibatch.training.model import count_parameters
 from keras_minibatch.training.plugins import load_callback
+from keras_minibatch.training.run_timings import EpochClock, RunClock
 from keras_minibatch.training.validation_rows import held_out_rows
 
 
@@ -68,11 +71,12 @@ def train_and_evaluate(
     """Trains `config`'s model, scores the test split once and saves the run folder.
 
     The training rows are reordered (seeded, stratified) so `validation_split`
-    holds out every class; `fit` never sees the test split, which `evaluate`
-    scores once at the end. The folder receives `model.keras`, `history.csv`,
-    `history.json`, `metrics.json`, `config.json`, `epochs.jsonl`, plots,
-    TensorBoard logs under `tensorboard/` and a per-epoch `checkpoint/` that a
-    killed run resumes from.
+    holds out every class; `fit` never sees the test split, which is scored
+    once at the end (`Trainer.score_test_split`). The folder receives `model.keras`, `history.csv`,
+    `history.json`, `metrics.json`, `config.json` (with the XLA choice
+    `jit_compile="auto"` made), `epochs.jsonl`, plots, `timings.json` (seconds
+    per phase, `run_timings`), TensorBoard logs under `tensorboard/` and a
+    per-epoch `checkpoint/` that a killed run resumes from.
 
     Args:
         config: The hyperparameters.
@@ -112,11 +116,12 @@ def train_and_evaluate(
     # The folder is locked before anything in it changes; an overwritten run's files go only once the new data loaded.
     with FolderClaim(workdir, run_files.RUN, overwrite=overwrite, resume=resume) as claim:
         if resume:
-            rundir.check_resumable_run(config, claim.path)
-        return _train_in_folder(
-            config, claim.path, claim=claim, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
-            verbose=verbose, progress_bar=progress_bar, progress_interval=progress_interval, print_fn=print_fn,
-        )
+            config = rundir.check_resumable_run(config, claim.path)  # `auto` keeps the run's XLA choice.
+        with PlotProcess() as plots:  # Started now: it imports matplotlib while the run trains.
+            return _train_in_folder(
+                config, claim.path, claim=claim, plots=plots, dataset=dataset, extra_callbacks=extra_callbacks, resume=resume,
+                verbose=verbose, progress_bar=progress_bar, progress_interval=progress_interval, print_fn=print_fn,
+            )
 
 
 def _train_in_folder(
@@ -124,6 +129,7 @@ def _train_in_folder(
     workdir: Path,
     *,
     claim: FolderClaim,
+    plots: PlotProcess,
     dataset: Dataset | None,
     extra_callbacks: Sequence[keras.callbacks.Callback],
     resume: bool,
@@ -132,18 +138,23 @@ def _train_in_folder(
     progress_interval: float,
     print_fn: Callable[[str], Any],
 ) -> TrainResult:
+    clock = RunClock()
     strategy = start_distribution(config)  # First: a multi-worker strategy must precede any TensorFlow work.
     checkpoint = load_checkpoint(workdir / CHECKPOINT_DIR) if resume else None
     for spec in config.callbacks:
         load_callback(spec)  # A broken plug-in fails now, before anything in the folder changes.
-    if dataset is None:
-        dataset = load_dataset_for(config)
-    data_record = {**data_fingerprint(dataset), "test_sha256": test_split_fingerprint(dataset)}
+    with clock.phase("data"):
+        if dataset is None:
+            dataset = load_dataset_for(config)
+        data_record = {**data_fingerprint(dataset), "test_sha256": test_split_fingerprint(dataset)}
     if resume:
         saved_run.check_same_data(workdir, data_record)
     claim.clear_previous()  # An overwritten run's files go only now that the new run's data loaded.
-    dataset, fit_rows, validation_rows = held_out_rows(dataset, config)
-    trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(fit_rows[1]), checkpoint=checkpoint, strategy=strategy)
+    with clock.phase("data"):
+        dataset, fit_rows, validation_rows = held_out_rows(dataset, config)
+    with clock.phase("build"):
+        trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(fit_rows[1]), checkpoint=checkpoint, strategy=strategy)
+    config = config.replace(jit_compile=trainer.jit_compile)  # What `auto` chose, for config.json: a resume makes the same choice.
     initial_epoch = checkpoint.epochs_done if checkpoint else 0
     saved_run.write_run_config(workdir, config, data_source=dataset.source, data_record=data_record)
     if verbose:
@@ -158,21 +169,34 @@ def _train_in_folder(
         report.write_hparams(workdir / TENSORBOARD_DIR, config, run_name=workdir.name)
     else:
         saved_run.keep_epoch_log_lines(workdir / EPOCH_LOG_FILE, initial_epoch)
+    epoch_clock, training_started = EpochClock(), time.perf_counter()
     outcome = trainer.train(
         fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
         checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
         tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
-        extra_callbacks=extra_callbacks, progress_bar=progress_bar and bool(verbose),
+        extra_callbacks=[*extra_callbacks, epoch_clock], progress_bar=progress_bar and bool(verbose),
     )
-    saved_run.write_history(workdir, outcome.history)
+    clock.record_training(training_started, time.perf_counter(), epoch_clock)
+    del fit_rows, validation_rows  # The training rows' memory goes before scoring and saving.
+    with clock.phase("save"):
+        saved_run.write_history(workdir, outcome.history)
     if outcome.divergence:
         last_good = f"epoch {outcome.last_saved_epoch + 1}" if outcome.last_saved_epoch is not None else "none"
         raise DivergenceError(
             f"training diverged: {outcome.divergence}; the last good checkpoint ({last_good}) is kept in "
             f"{str(workdir / CHECKPOINT_DIR)!r}; try a smaller --learning_rate"
         )
-    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)  # The one and only look at the test split.
-    saved_run.save_results(trainer.model, dataset, outcome.history, test_metrics, workdir, stop_reason=outcome.stop_reason, batch_size=config.batch_size)
+    saved_run.draw_learning_curves(plots, workdir, outcome.history)  # Drawn while the test split is scored.
+    with clock.phase("evaluate"):
+        scores = trainer.score_test_split(dataset.x_test, dataset.y_test)  # The one and only look at the test split.
+    test_metrics = scores.metrics
+    saved_run.draw_confusion_matrix(plots, workdir, dataset, scores.predicted_labels)
+    with clock.phase("save"):
+        saved_run.save_results(trainer.model, outcome.history, test_metrics, workdir)
+    with clock.phase("plots"):
+        plots.finish()
+    saved_run.write_timings(workdir, clock.summary())
+    saved_run.write_metrics(workdir, outcome.history, test_metrics, stop_reason=outcome.stop_reason)
     if verbose:
         if outcome.stop_reason:
             print_fn(f"early stopping: {outcome.stop_reason}")

@@ -1,11 +1,12 @@
 """The files a training run saves into its folder, and what a resumed run reads back from them.
 
-`config.json` (the settings, the data's fingerprint, the library versions) is
-written before training; `history.csv` and `history.json` after it; the model,
-the plots, the test scalars and `metrics.json` once the test split is scored,
-`metrics.json` last: a run folder holding it is finished. A resumed run checks
-its data against `config.json` and drops the epoch-log lines of epochs it trains
-again.
+`config.json` (the settings, with the XLA choice `auto` made, the data's
+fingerprint, the library versions) is written before training; `history.csv`
+and `history.json` after it; the test scalars, the model and the plots (drawn in
+a process of their own, `plots.plot_process`) once the test split is scored,
+then `timings.json` and `metrics.json`, last: a run folder holding it is
+finished. A resumed run checks its data against `config.json` and drops the
+epoch-log lines of epochs it trains again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.plots import training_plots
+from keras_minibatch.plots.plot_process import PlotProcess
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.run_files import (
     CONFIG_FILE,
@@ -31,6 +33,7 @@ from keras_minibatch.run_folders.run_files import (
     METRICS_FILE,
     MODEL_FILE,
     TENSORBOARD_DIR,
+    TIMINGS_FILE,
 )
 from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 from keras_minibatch.training import report
@@ -117,18 +120,31 @@ def write_history(workdir: Path, history: Mapping[str, list[float]]) -> None:
     rundir.write_json_atomic(workdir / HISTORY_JSON, history)
 
 
-def save_results(
-    model: keras.Model, dataset: Dataset, history: Mapping[str, list[float]], test_metrics: dict[str, float], workdir: Path, *,
-    stop_reason: str | None, batch_size: int,
-) -> None:
-    """Writes the test scalars, the model, the plots and `metrics.json` (last: a run with it is finished)."""
-    # Predictions on the split just scored, for the confusion matrix.
-    test_predictions = np.argmax(model.predict(dataset.x_test, batch_size=max(batch_size, 256), verbose=0), axis=1)
+def draw_learning_curves(plots: PlotProcess, workdir: Path, history: Mapping[str, list[float]]) -> None:
+    """Has `plots` draw `learning_curves.png` from the per-epoch metrics."""
+    plots.learning_curves(history, workdir / LEARNING_CURVES_PLOT)
+
+
+def draw_confusion_matrix(plots: PlotProcess, workdir: Path, dataset: Dataset, predicted_labels: np.ndarray) -> None:
+    """Has `plots` draw `confusion_matrix.png`: the test split's labels against `predicted_labels`."""
+    matrix = training_plots.confusion_matrix(dataset.y_test, predicted_labels, dataset.num_classes)
+    plots.confusion_matrix(matrix, workdir / CONFUSION_MATRIX_PLOT, title="Confusion matrix, test split")
+
+
+def save_results(model: keras.Model, history: Mapping[str, list[float]], test_metrics: dict[str, float], workdir: Path) -> None:
+    """Writes the test scalars (TensorBoard) and the model."""
     report.write_test_scalars(workdir / TENSORBOARD_DIR, test_metrics, step=len(history.get("loss", [])))
     with rundir.atomic_path(workdir / MODEL_FILE) as temp_model_path:
         model.save(temp_model_path)
-    training_plots.plot_learning_curves(history, workdir / LEARNING_CURVES_PLOT)
-    training_plots.plot_confusion_matrix(dataset.y_test, test_predictions, dataset.num_classes, workdir / CONFUSION_MATRIX_PLOT, title="Confusion matrix, test split")
+
+
+def write_timings(workdir: Path, timings: Mapping[str, Any]) -> None:
+    """Writes `timings.json`, the seconds of each phase (`run_timings`); before `metrics.json`."""
+    rundir.write_json_atomic(workdir / TIMINGS_FILE, timings)
+
+
+def write_metrics(workdir: Path, history: Mapping[str, list[float]], test_metrics: dict[str, float], *, stop_reason: str | None) -> None:
+    """Writes `metrics.json`, the run's last file: a run folder holding it is finished."""
     rundir.write_json_atomic(
         workdir / METRICS_FILE,
         {**test_metrics, "epochs_run": len(history.get("loss", [])), "stop_reason": stop_reason},

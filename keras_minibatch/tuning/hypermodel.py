@@ -162,7 +162,7 @@ class MLPHyperModel(keras_tuner.HyperModel):
             learning_rate=float(learning_rate),
             # Fused updates (see `fit`) on one replica; Keras' own steps_per_execution under a strategy.
             steps_per_execution=1 if wanted.distribution == "none" else wanted.steps_per_execution,
-            jit_compile=wanted.jit_compile,
+            jit_compile=False,  # XLA or not is the training core's choice, once it knows the trial's updates (`Trainer`).
         )
 
     def fit(

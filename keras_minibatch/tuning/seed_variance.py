@@ -106,7 +106,7 @@ def seed_variance(
             # Reported in the table, and the other seeds' runs are kept: a diverging seed is a finding.
             runs.append({"seed": seed, "diverged": outcome.divergence})
             continue
-        scores = trainer.score_test_split(dataset.x_test, dataset.y_test)
+        scores = trainer.score_test_split(dataset.x_test, dataset.y_test).metrics
         history = outcome.history
         runs.append({
             "seed": seed, objective: float(pick(history[objective])), "val_accuracy": float(history["val_accuracy"][-1]),

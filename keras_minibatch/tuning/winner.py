@@ -64,7 +64,7 @@ def retrain_winner(
     )
     if outcome.divergence:
         raise SearchError(f"retraining trial {best['number']}'s hyperparameters on every training row failed: {outcome.divergence}")
-    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test)
+    test_metrics = trainer.score_test_split(dataset.x_test, dataset.y_test).metrics
     report.write_test_scalars(winner_logdir, test_metrics, step=winner_config.epochs)
     with rundir.atomic_path(path / run_files.MODEL_FILE) as temp_model_path:
         trainer.model.save(temp_model_path)
