@@ -186,3 +186,20 @@ def test_check_budget_refuses(epochs, seconds, field):
     with pytest.raises(ConfigError) as caught:
         check_budget(epochs, seconds)
     assert caught.value.field == field
+
+
+def test_auto_compiles_every_regime_alike(tmp_path, monkeypatch):
+    # Each regime plans a different number of updates; `auto` must not give batch 1 XLA and batch 32 none.
+    from keras_minibatch.batch_sizes import comparison
+
+    chosen = {}
+
+    class RecordingTrainer(comparison.Trainer):
+        def __init__(self, config, **kwargs):
+            super().__init__(config, **kwargs)
+            chosen[kwargs["batch_size"]] = self.jit_compile
+
+    monkeypatch.setattr(comparison, "Trainer", RecordingTrainer)
+    assert TINY.jit_compile == "auto"
+    compare_batch_sizes(TINY, "full,1,32", tmp_path / "compare", budget_epochs=1, budget_seconds=None)
+    assert len(chosen) == 3 and set(chosen.values()) == {True}

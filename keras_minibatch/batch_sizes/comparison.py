@@ -26,7 +26,7 @@ from keras_minibatch.batch_sizes import config as compare_config
 from keras_minibatch.batch_sizes import report as compare_report
 from keras_minibatch.batch_sizes.regime_clock import UNBOUNDED_EPOCHS, RegimeClock
 from keras_minibatch.batch_sizes.results import ComparisonResult, RegimeResult
-from keras_minibatch.config import TrainConfig
+from keras_minibatch.config import JIT_COMPILE_AUTO, TrainConfig
 from keras_minibatch.data.dataset import Dataset
 from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.run_folders import run_files
@@ -141,6 +141,9 @@ def _train_regime(
     x_fit, y_fit = fit
     num_fit = len(y_fit)
     # Every regime's model starts from the same weights: the core seeds each build with `config.seed`.
+    # The clock leaves compiling out, so `auto` means XLA for every regime: one kind of update, compared by batch size alone.
+    if config.jit_compile == JIT_COMPILE_AUTO:
+        config = config.replace(jit_compile=config.distribution != "multi_worker")
     trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, batch_size=batch_size, epoch_rows=num_fit)
     model, fit_batch_size = trainer.model, trainer.fit_batch_size
     # The clock times the updates alone: no early stopping, plug-ins or guards run inside its budget.
