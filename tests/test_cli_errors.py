@@ -104,3 +104,27 @@ def test_console_script_and_module_entry_points_agree():
     module = subprocess.run([sys.executable, "-m", "keras_minibatch", "train", "--batch_size=0"], capture_output=True, text=True, timeout=60)
     assert module.returncode == 2
     assert module.stderr == "keras-minibatch: error: --batch_size=0 must be an integer >= 1\n"
+
+
+EXIT_NOW = """
+import sys, threading, time
+from keras_minibatch.cli.main import _exit_now
+mode = sys.argv[1]
+print("x" * 100_000)  # block-buffered into a pipe: must be flushed before the process ends
+if mode == "thread":
+    def late_write():
+        time.sleep(0.5)
+        open(sys.argv[2], "w").write("done")
+    threading.Thread(target=late_write).start()
+_exit_now(3 if mode != "message" else "a message")
+"""
+
+
+@pytest.mark.parametrize("mode, code", [("code", 3), ("message", 1), ("thread", 3)])
+def test_the_command_ends_without_teardown_but_loses_no_output_and_waits_for_threads(tmp_path, mode, code):
+    marker = tmp_path / "written"
+    done = subprocess.run([sys.executable, "-c", EXIT_NOW, mode, str(marker)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert done.stdout == "x" * 100_000 + "\n"
+    assert ("a message" in done.stderr) == (mode == "message")
+    assert marker.exists() == (mode == "thread")  # a running thread keeps the normal exit, which waits for it

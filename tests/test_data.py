@@ -530,3 +530,16 @@ def test_dataset_rejects_mismatched_lengths():
     with pytest.raises(DataError, match=r"`x_test` has 3 samples but `y_test` has 1"):
         Dataset(x_train=x, y_train=np.zeros(3, int), x_test=x, y_test=np.zeros(1, int),
                      source="test", num_classes=1, test_split_carved=False)
+
+
+def test_digits_read_without_scikit_learn_equal_scikit_learns_own():
+    # The file is parsed here as load_digits parses it; importing scikit-learn costs more than a digits run trains.
+    from sklearn.datasets import load_digits as sklearn_load_digits
+
+    from keras_minibatch.data import sources
+
+    images, target = sources._digits_arrays()
+    reference = sklearn_load_digits()
+    np.testing.assert_array_equal(images, reference.images)
+    np.testing.assert_array_equal(target, reference.target)
+    assert images.dtype == reference.images.dtype and target.dtype == reference.target.dtype

@@ -36,6 +36,8 @@ def test_planned_updates_count_each_epochs_short_last_batch():
 def test_the_default_digits_run_is_short_and_ten_mnist_epochs_are_long():
     assert planned_updates(epochs=10, epoch_rows=1293, batch_size=32) < AUTO_XLA_MIN_UPDATES
     assert planned_updates(epochs=10, epoch_rows=54_000, batch_size=32) >= AUTO_XLA_MIN_UPDATES
+    assert planned_updates(epochs=1, epoch_rows=54_000, batch_size=32) >= AUTO_XLA_MIN_UPDATES  # one MNIST epoch: steady epochs are XLA's
+    assert planned_updates(epochs=5, epoch_rows=1293, batch_size=32) < AUTO_XLA_MIN_UPDATES  # a digits search trial
 
 
 @pytest.mark.parametrize("threshold, compiled", [(10**9, False), (1, True)])

@@ -42,7 +42,11 @@ Every flag below is checked before TensorFlow is imported. --helpfull lists all 
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from absl import app, flags
@@ -123,9 +127,32 @@ def _main_with_clean_errors(argv: Sequence[str]) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: `keras-minibatch COMMAND [--flags]`."""
+    """Console-script entry point: `keras-minibatch COMMAND [--flags]`; ends the process."""
     run_state.original_argv = list(sys.argv if argv is None else argv)
-    app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
+    try:
+        app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
+    except SystemExit as done:
+        _exit_now(done.code)
+
+
+def _exit_now(code: object) -> None:
+    """Ends the process with `code` without tearing down the interpreter.
+
+    By now the command has closed everything it wrote (its files are committed
+    by atomic renames, its writer threads joined), and tearing down TensorFlow's
+    and Python's modules would only add about a second to every command. A
+    thread still running keeps the normal exit, which waits for it.
+    """
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
+        sys.exit(code)
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # A closed pipe (`| head`) or stream.
+            stream.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":
