@@ -215,7 +215,7 @@ def format_report(rounds: list[dict], *, num_samples: int, long_epochs: int, qui
     phases = [figures["digits"]["timings"] for figures in rounds if isinstance(figures["digits"].get("timings"), dict)]
     if phases:
         rows = []
-        for phase in phases[0]:
+        for phase in (name for name in phases[0] if name != "epochs"):  # a count, not seconds
             values = [timings[phase] for timings in phases if isinstance(timings.get(phase), (int, float))]
             if values:
                 rows.append((phase, f"{statistics.median(values):.3f}"))
