@@ -58,3 +58,23 @@ def test_seed_variance_follows_the_search(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "seed variance: trial " in result.stdout and "mean ± std" in result.stdout
     assert json.loads((tmp_path / "s" / "seed_variance.json").read_text())["seeds"] == [1, 2]
+
+
+@pytest.mark.parametrize("recorded, given, expected", [(True, None, True), (False, None, False), ("auto", None, "auto"), (True, "false", False)])
+def test_a_search_recorded_before_auto_resumes_with_its_own_xla_choice(tmp_path, recorded, given, expected):
+    import json
+
+    from absl import flags
+    from absl.testing import flagsaver
+
+    from keras_minibatch import TrainConfig
+    from keras_minibatch.cli import flags as cli_flags
+    from keras_minibatch.cli.tune_command import _keep_recorded_xla_choice
+
+    (tmp_path / "search_config.json").write_text(json.dumps({"train_config": {"jit_compile": recorded}}))
+    with flagsaver.flagsaver((cli_flags.RESUME, True), (cli_flags.WORKDIR, str(tmp_path))):
+        if given is not None:
+            flags.FLAGS["jit_compile"].parse(given)  # as if given on the command line
+        assert _keep_recorded_xla_choice(TrainConfig(jit_compile=cli_flags.JIT_COMPILE.value)).jit_compile == expected  # the flag given wins
+    with flagsaver.flagsaver((cli_flags.RESUME, False), (cli_flags.WORKDIR, str(tmp_path))):
+        assert _keep_recorded_xla_choice(TrainConfig()).jit_compile == "auto"  # a new search: auto

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from absl import flags
+
 from keras_minibatch import config as config_lib
 from keras_minibatch.checks import ConfigError
 from keras_minibatch.cli import flags as cli_flags
@@ -9,6 +14,7 @@ from keras_minibatch.cli import preflight
 from keras_minibatch.cli import run_state
 from keras_minibatch.cli import terminal
 from keras_minibatch.cli.errors import EXIT_FAILURE, UsageError, fail
+from keras_minibatch.run_folders.run_files import SEARCH_CONFIG_FILE
 from keras_minibatch.training.plugins import parse_callback_spec
 from keras_minibatch.tuning import oracle_address
 from keras_minibatch.tuning import search_folder as search_dir
@@ -31,7 +37,19 @@ def _check_distributed_environment() -> bool:
     return True
 
 
+def _keep_recorded_xla_choice(config: config_lib.TrainConfig) -> config_lib.TrainConfig:
+    """A search begun before `--jit_compile=auto` recorded true or false: resumed without the flag, it keeps that."""
+    if not (cli_flags.RESUME.value and cli_flags.WORKDIR.value) or flags.FLAGS["jit_compile"].present:
+        return config
+    try:
+        recorded = json.loads(Path(cli_flags.WORKDIR.value, SEARCH_CONFIG_FILE).read_text(encoding="utf-8"))["train_config"]["jit_compile"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return config  # No record to follow: the folder checks say what is wrong with it.
+    return config.replace(jit_compile=recorded) if isinstance(recorded, bool) else config
+
+
 def command_tune(config: config_lib.TrainConfig) -> int:
+    config = _keep_recorded_xla_choice(config)
     preflight.check_distribution_for("tune", config)
     search_config = cli_flags.build_search_config()
     preflight.check_resume_flags()
