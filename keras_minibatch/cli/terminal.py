@@ -14,11 +14,12 @@ def show_progress_bar() -> bool:
     `--progress=bar` shows them and `--progress=lines` never does. `auto` shows
     them only on a terminal that can take them: plain lines (one per epoch, no
     carriage return, no escape code) when stdout is a pipe or a file, when
-    `NO_COLOR` is set (to any value, as a person asking for plain output) or
+    `NO_COLOR` is set to any non-empty value (no-color.org: a person asking
+    for plain output) or
     when `TERM=dumb` (a terminal that cannot clear a line).
     """
     if cli_flags.PROGRESS.value != "auto":
         return cli_flags.PROGRESS.value == "bar"
-    if "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb":
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
