@@ -1,6 +1,6 @@
 """`python -m keras_minibatch` runs the command line."""
 
-from keras_minibatch.cli.main import run
+from keras_minibatch.cli.main import console_entry
 
 if __name__ == "__main__":
-    run()
+    console_entry()

@@ -196,7 +196,7 @@ def test_no_header_line_is_wider_than_the_terminal(width):
     for key, value in config.to_dict().items():
         shown = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
         assert f"{key}={shown}" in text.replace("/ ", "/")
-    assert "hyperparameters:" in lines and any(line.startswith("  speed:     steps_per_execution=256  jit_compile=True") for line in lines)
+    assert "hyperparameters:" in lines and any(line.startswith("  speed:     steps_per_execution=256  jit_compile=auto") for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -127,10 +127,15 @@ def _main_with_clean_errors(argv: Sequence[str]) -> int:
 
 
 def run(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point: `keras-minibatch COMMAND [--flags]`; ends the process."""
+    """Runs `keras-minibatch COMMAND [--flags]`; raises `SystemExit` with the exit code."""
     run_state.original_argv = list(sys.argv if argv is None else argv)
+    app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
+
+
+def console_entry() -> None:
+    """The `keras-minibatch` script (and `python -m keras_minibatch`): `run`, then end the process at once."""
     try:
-        app.run(_main_with_clean_errors, argv=list(sys.argv if argv is None else argv), flags_parser=_parse_flags)
+        run()
     except SystemExit as done:
         _exit_now(done.code)
 
@@ -156,4 +161,4 @@ def _exit_now(code: object) -> None:
 
 
 if __name__ == "__main__":
-    run()
+    console_entry()
