@@ -61,9 +61,7 @@ def test_seed_variance_follows_the_search(tmp_path):
 
 
 @pytest.mark.parametrize("recorded, given, expected", [(True, None, True), (False, None, False), ("auto", None, "auto"), (True, "false", False)])
-def test_a_search_recorded_before_auto_resumes_with_its_own_xla_choice(tmp_path, recorded, given, expected):
-    import json
-
+def test_a_search_recorded_before_auto_resumes_with_its_own_xla_choice(recorded, given, expected):
     from absl import flags
     from absl.testing import flagsaver
 
@@ -71,10 +69,28 @@ def test_a_search_recorded_before_auto_resumes_with_its_own_xla_choice(tmp_path,
     from keras_minibatch.cli import flags as cli_flags
     from keras_minibatch.cli.tune_command import _keep_recorded_xla_choice
 
-    (tmp_path / "search_config.json").write_text(json.dumps({"train_config": {"jit_compile": recorded}}))
-    with flagsaver.flagsaver((cli_flags.RESUME, True), (cli_flags.WORKDIR, str(tmp_path))):
+    record = {"train_config": {"jit_compile": recorded}}  # search_config.json as check_search_dir returns it
+    with flagsaver.flagsaver():
         if given is not None:
             flags.FLAGS["jit_compile"].parse(given)  # as if given on the command line
-        assert _keep_recorded_xla_choice(TrainConfig(jit_compile=cli_flags.JIT_COMPILE.value)).jit_compile == expected  # the flag given wins
-    with flagsaver.flagsaver((cli_flags.RESUME, False), (cli_flags.WORKDIR, str(tmp_path))):
-        assert _keep_recorded_xla_choice(TrainConfig()).jit_compile == "auto"  # a new search: auto
+        assert _keep_recorded_xla_choice(TrainConfig(jit_compile=cli_flags.JIT_COMPILE.value), record).jit_compile == expected  # the flag given wins
+        assert _keep_recorded_xla_choice(TrainConfig(jit_compile=cli_flags.JIT_COMPILE.value), None).jit_compile == cli_flags.JIT_COMPILE.value  # a new search
+        assert _keep_recorded_xla_choice(TrainConfig(), {"train_config": ["damaged"]}).jit_compile == "auto"
+
+
+def test_resuming_an_old_search_without_the_flag_passes_the_cli_checks(tmp_path):
+    # The folder check and the fingerprint comparison run on the recorded choice, before TensorFlow.
+    import json
+
+    from keras_minibatch import TrainConfig
+    from keras_minibatch.tuning import search_folder
+    from keras_minibatch.tuning.search_config import SearchConfig
+
+    old = TrainConfig(dataset="digits", jit_compile=True)
+    fingerprint = search_folder.config_fingerprint(old, SearchConfig())
+    assert fingerprint != search_folder.config_fingerprint(TrainConfig(dataset="digits"), SearchConfig())  # auto alone would be refused
+    record = {"fingerprint": fingerprint, "search_config": SearchConfig().to_dict(), "train_config": old.to_dict()}
+    from keras_minibatch.cli.tune_command import _keep_recorded_xla_choice
+
+    adopted = _keep_recorded_xla_choice(TrainConfig(dataset="digits"), json.loads(json.dumps(record)))
+    search_folder.check_same_search(record["fingerprint"], search_folder.config_fingerprint(adopted, SearchConfig()), tmp_path)

@@ -43,20 +43,16 @@ SEED = flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seed for splits, initial we
 STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", _DEFAULTS.steps_per_execution, "Mini-batch updates per call into the compiled training function (the same updates as 1, fewer calls).", module_name=HELP_MODULE)
 
 
-class _JitCompileParser(flags.ArgumentParser):
+class _JitCompileParser(flags.BooleanParser):
     """`--jit_compile`'s values: auto, or true/false as absl's boolean flags take them."""
 
     def parse(self, argument: object) -> bool | str:
-        if isinstance(argument, bool):
-            return argument
-        text = str(argument).lower()
-        if text == config_lib.JIT_COMPILE_AUTO:
-            return text
-        if text in ("true", "t", "1"):
-            return True
-        if text in ("false", "f", "0"):
-            return False
-        raise ValueError("must be auto, true or false")
+        if isinstance(argument, str) and argument.lower() == config_lib.JIT_COMPILE_AUTO:
+            return config_lib.JIT_COMPILE_AUTO
+        try:
+            return super().parse(argument)
+        except (TypeError, ValueError):
+            raise ValueError("must be auto, true or false") from None
 
     def flag_type(self) -> str:
         return "auto, true or false"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from absl import flags
 
 from keras_minibatch import config as config_lib
@@ -14,7 +11,6 @@ from keras_minibatch.cli import preflight
 from keras_minibatch.cli import run_state
 from keras_minibatch.cli import terminal
 from keras_minibatch.cli.errors import EXIT_FAILURE, UsageError, fail
-from keras_minibatch.run_folders.run_files import SEARCH_CONFIG_FILE
 from keras_minibatch.training.plugins import parse_callback_spec
 from keras_minibatch.tuning import oracle_address
 from keras_minibatch.tuning import search_folder as search_dir
@@ -37,19 +33,19 @@ def _check_distributed_environment() -> bool:
     return True
 
 
-def _keep_recorded_xla_choice(config: config_lib.TrainConfig) -> config_lib.TrainConfig:
-    """A search begun before `--jit_compile=auto` recorded true or false: resumed without the flag, it keeps that."""
-    if not (cli_flags.RESUME.value and cli_flags.WORKDIR.value) or flags.FLAGS["jit_compile"].present:
+def _keep_recorded_xla_choice(config: config_lib.TrainConfig, record: dict | None) -> config_lib.TrainConfig:
+    """A search begun before `--jit_compile=auto` recorded true or false: resumed without the flag, it keeps that.
+
+    `record` is the resumed search's `search_config.json` (`check_search_dir`'s), or `None` for a new search.
+    """
+    saved_config = (record or {}).get("train_config")
+    recorded = saved_config.get("jit_compile") if isinstance(saved_config, dict) else None
+    if flags.FLAGS["jit_compile"].present or not isinstance(recorded, bool):
         return config
-    try:
-        recorded = json.loads(Path(cli_flags.WORKDIR.value, SEARCH_CONFIG_FILE).read_text(encoding="utf-8"))["train_config"]["jit_compile"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return config  # No record to follow: the folder checks say what is wrong with it.
-    return config.replace(jit_compile=recorded) if isinstance(recorded, bool) else config
+    return config.replace(jit_compile=recorded)
 
 
 def command_tune(config: config_lib.TrainConfig) -> int:
-    config = _keep_recorded_xla_choice(config)
     preflight.check_distribution_for("tune", config)
     search_config = cli_flags.build_search_config()
     preflight.check_resume_flags()
@@ -67,7 +63,10 @@ def command_tune(config: config_lib.TrainConfig) -> int:
         fingerprint = search_dir.comparison_fingerprint(config, search_config, ("grid", "random", "bayesian"))
         search_dir.check_comparison_dir(cli_flags.WORKDIR.value, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value, fingerprint=fingerprint)
     elif cli_flags.WORKDIR.value and not distributed:  # a worker must not judge a folder its chief may be preparing; `search` checks it on the chief
-        search_dir.check_search_dir(cli_flags.WORKDIR.value, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value, train_config=config, search_config=search_config)
+        record = search_dir.check_search_dir(cli_flags.WORKDIR.value, resume=cli_flags.RESUME.value, overwrite=cli_flags.OVERWRITE.value)
+        config = _keep_recorded_xla_choice(config, record)
+        if record is not None:  # the search resumed must be this one
+            search_dir.check_same_search(record["fingerprint"], search_dir.config_fingerprint(config, search_config), cli_flags.WORKDIR.value)
     for spec in config.callbacks:
         parse_callback_spec(spec)
     workdir = preflight.take_workdir(f"compare-{config.dataset}" if cli_flags.COMPARE.value else f"tune-{search_config.tuner}-{config.dataset}")
