@@ -43,7 +43,6 @@ def command_evaluate(config: config_lib.TrainConfig) -> int:
     if not cli_flags.MODEL.value:
         raise UsageError("--model is required for evaluate: a .keras file or a run folder")
     from keras_minibatch.training import evaluation
-    from keras_minibatch.training import report
 
     model_path = evaluation.resolve_model_path(cli_flags.MODEL.value)
     # Score the same test rows the model was held out from: the run's own source and split,
@@ -73,5 +72,7 @@ def command_evaluate(config: config_lib.TrainConfig) -> int:
     print(f"model: {model_path}\ndata:  {dataset} ({whose})")
     for note in notes:
         print(f"note:  {note}")
+    from keras_minibatch.training import report  # Imports Keras: only once TensorFlow was imported quietly.
+
     print(report.format_test_metrics(metrics))
     return 0
