@@ -32,6 +32,7 @@ from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders.folder_claim import FolderClaim
 from keras_minibatch.training.core import Trainer
+from keras_minibatch.training.termination_callback import RaiseOnStopRequest
 from keras_minibatch.training.validation_rows import split_for_validation
 
 # Curve points per epoch for regimes with many updates per epoch, and per
@@ -173,7 +174,8 @@ def _train_regime(
         ),
     )
     keras.utils.set_random_seed(config.seed)  # Every regime's dropout draws from the same seed (the core seeds the order).
-    trainer.train((x_fit, y_fit), epochs=budget_epochs or UNBOUNDED_EPOCHS, extra_callbacks=[clock], **bare)
+    # The guard against a lost Ctrl-C reads one flag per call: nothing the clock would see.
+    trainer.train((x_fit, y_fit), epochs=budget_epochs or UNBOUNDED_EPOCHS, extra_callbacks=[clock, RaiseOnStopRequest()], **bare)
     test_loss, test_accuracy = _score(model, dataset.x_test, dataset.y_test)  # The one look at the test split.
     updates_per_epoch = math.ceil(num_fit / batch_size)
     seconds_per_update = clock.seconds / clock.updates

@@ -19,7 +19,7 @@ from keras_minibatch.run_folders import folder_claim
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.locking import FolderLockedError
 from keras_minibatch.training.plugins import CallbackSpecError
-from keras_minibatch.training.termination import Terminated, handle_sigterm, reset_termination
+from keras_minibatch.training.termination import Terminated, forget_stop_request, handle_stop_signal
 from keras_minibatch.tuning.oracle_address import OracleAddressError
 
 PROG = "keras-minibatch"
@@ -45,15 +45,20 @@ def resume_command(argv: Sequence[str], workdir: str) -> str:
 
 
 def run_with_clean_errors(main: Callable[[Sequence[str]], int], argv: Sequence[str]) -> int:
-    """Runs `main(argv)` with SIGTERM handled and its errors reported as one line and an exit code."""
-    reset_termination()
-    signal.signal(signal.SIGTERM, handle_sigterm)
+    """Runs `main(argv)` with Ctrl-C and SIGTERM handled and its errors reported as one line and an exit code."""
+    forget_stop_request()
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, handle_stop_signal)
+    if previous[signal.SIGINT] is signal.default_int_handler:  # One ignored by whoever started us (`nohup`) stays ignored.
+        signal.signal(signal.SIGINT, handle_stop_signal)
     run_state.clear()
     try:
         return _run_and_report(main, argv)
     finally:
         if run_state.created_folder is not None:
             folder_claim.remove_if_unused(run_state.created_folder)
+        for signum, handler in previous.items():  # A caller in-process gets its own handlers back.
+            signal.signal(signum, handler)
 
 
 def describe_disk_error(error: OSError) -> str | None:

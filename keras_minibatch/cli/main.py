@@ -61,6 +61,7 @@ from keras_minibatch.cli.tensorboard_command import command_tensorboard
 from keras_minibatch.cli.train_commands import command_evaluate, command_train
 from keras_minibatch.cli.tune_command import command_tune
 from keras_minibatch.data.sources import check_source
+from keras_minibatch.training.termination import raise_if_stop_requested
 
 COMMANDS = ("train", "evaluate", "tune", "compare", "tensorboard", "predict", "export")
 
@@ -74,12 +75,21 @@ def main(argv: Sequence[str]) -> int:
     command, *stray = argv[1:]
     if command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+    if command == "tensorboard":
+        if stray:
+            raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
+        return command_tensorboard()  # Ctrl-C is how a server is stopped: exit 0.
+    exit_code = _run_command(command, stray)
+    if exit_code == 0:
+        raise_if_stop_requested()  # A Ctrl-C or SIGTERM whose exception was swallowed still ends as an interruption.
+    return exit_code
+
+
+def _run_command(command: str, stray: Sequence[str]) -> int:
     if command == "predict":
         return command_predict(stray)  # Its PATHs.
     if stray:
         raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
-    if command == "tensorboard":
-        return command_tensorboard()
     if command == "export":
         return command_export()
     config = cli_flags.build_config()

@@ -20,7 +20,7 @@ from keras_minibatch.run_folders.rundir import CorruptCheckpointError
 from keras_minibatch.training.checkpointing import Checkpoint, TrainingCheckpoint
 from keras_minibatch.training.epoch_scalars import EpochScalars
 from keras_minibatch.training.plugins import load_callback
-from keras_minibatch.training.termination_callback import RaiseWhenTerminated
+from keras_minibatch.training.termination_callback import RaiseOnStopRequest
 
 
 def make_early_stopping(config: TrainConfig) -> minibatch_callbacks.EarlyStopping | None:
@@ -133,7 +133,7 @@ def standard_callbacks(
         # Where a long epoch is, as whole lines, when there is no progress bar (a log, a pipe).
         *([minibatch_callbacks.ProgressLogger(interval=progress_interval)] if progress_interval is not None else []),
         *([saver] if saver else []),  # Last of ours but one: it saves the state the others reached this epoch.
-        *([RaiseWhenTerminated()] if guards else []),  # A SIGTERM whose exception was lost still stops the run, after the save.
+        *([RaiseOnStopRequest()] if guards else []),  # A Ctrl-C or SIGTERM whose exception was lost still stops the run, after the save.
         *extra_callbacks,
     ]
     return StandardCallbacks(in_order=in_order, early_stopping=stopper, guard=guard, checkpoint=saver, epoch_log=logger, progress_bar=progress_bar)
