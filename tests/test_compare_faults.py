@@ -54,7 +54,8 @@ def _wait_for(process, text, timeout=120):
 
 def test_ctrl_c_in_the_second_regime_keeps_the_first_and_says_what_to_do(tmp_path):
     workdir = tmp_path / "c"
-    process = start(*SMALL, "--batch_sizes=full,1", "--budget_seconds=60", f"--workdir={workdir}")
+    # 10 s per regime: the first finishes, the second is interrupted 2 s into its budget.
+    process = start(*SMALL, "--batch_sizes=full,1", "--budget_seconds=10", f"--workdir={workdir}")
     try:
         _wait_for(process, "SGD (batch 1): training for")
         time.sleep(2)
