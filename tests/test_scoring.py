@@ -1,11 +1,11 @@
-"""`score_test_split`: one pass of predictions scored with the model's compiled loss and metrics, as `evaluate` scores."""
+"""`score_rows` and `score_test_split`: one pass of predictions scored with the model's compiled loss and metrics, as `evaluate` scores."""
 
 import keras
 import numpy as np
 import pytest
 
 from keras_minibatch.training.model import build_mlp
-from keras_minibatch.training.scoring import predict_probabilities, score_test_split
+from keras_minibatch.training.scoring import predict_probabilities, score_rows, score_test_split
 
 RNG = np.random.default_rng(0)
 X = RNG.integers(0, 256, (137, 8, 8), dtype=np.uint8)
@@ -47,3 +47,17 @@ def test_predictions_come_in_passes_of_the_given_rows(model):
     np.testing.assert_allclose(predict_probabilities(model, X, rows_per_pass=7), predict_probabilities(model, X), rtol=1e-6)
     with pytest.raises(ValueError, match=r"`rows_per_pass` \(0\) must be an integer >= 1"):
         predict_probabilities(model, X, rows_per_pass=0)
+
+
+def test_rows_are_scored_as_evaluate_scores_them_under_its_names(model):
+    expected = model.evaluate(X[:60], Y[:60], batch_size=32, verbose=0, return_dict=True)
+    scores = score_rows(model, X[:60], Y[:60], rows_per_pass=25)
+    assert list(scores) == list(expected)
+    assert scores == pytest.approx(expected, abs=1e-6)
+
+
+def test_compare_scores_its_curve_and_test_split_with_score_rows(model):
+    from keras_minibatch.batch_sizes import comparison
+
+    expected = model.evaluate(X, Y, verbose=0, return_dict=True)
+    assert comparison._score(model, X, Y) == pytest.approx((expected["loss"], expected["accuracy"]), abs=1e-6)

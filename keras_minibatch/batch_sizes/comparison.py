@@ -32,6 +32,7 @@ from keras_minibatch.data.loading import load_dataset_for
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders.folder_claim import FolderClaim
 from keras_minibatch.training.core import Trainer
+from keras_minibatch.training.scoring import score_rows
 from keras_minibatch.training.termination_callback import RaiseOnStopRequest
 from keras_minibatch.training.validation_rows import split_for_validation
 
@@ -196,13 +197,6 @@ def _evaluation_interval(updates_per_epoch: int) -> int | None:
 
 
 def _score(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Returns `(loss, accuracy)` of `model` on `x, y`, as Keras' loss and metric compute them."""
-    loss_sum, num_correct = 0.0, 0
-    epsilon = keras.config.epsilon()  # Keras clips probabilities to [epsilon, 1 - epsilon].
-    for start in range(0, len(y), _EVALUATION_ROWS):
-        probabilities = np.asarray(model.predict_on_batch(x[start:start + _EVALUATION_ROWS]), dtype=np.float64)
-        labels = y[start:start + _EVALUATION_ROWS]
-        picked = np.clip(probabilities[np.arange(len(labels)), labels], epsilon, 1.0 - epsilon)
-        loss_sum += float(-np.log(picked).sum())
-        num_correct += int((probabilities.argmax(axis=1) == labels).sum())
-    return loss_sum / len(y), num_correct / len(y)
+    """Returns `(loss, accuracy)` of `model` on `x, y`, scored as every command scores."""
+    scores = score_rows(model, x, y, rows_per_pass=_EVALUATION_ROWS)
+    return scores["loss"], scores["accuracy"]
