@@ -427,3 +427,9 @@ def test_validation_freq_2_in_a_real_fit_decides_like_keras():
 
     assert len(history["val_loss"]) < len(history["loss"])
     assert decisions(ours) == decisions(theirs) and ours.best == theirs.best
+
+
+def test_kerass_own_early_stopping_tests_run_against_ours():
+    import test_early_stopping_upstream as upstream  # pytest's default import mode puts tests/ on sys.path
+
+    assert upstream.callbacks.EarlyStopping is EarlyStopping and EarlyStopping is not keras.callbacks.EarlyStopping
