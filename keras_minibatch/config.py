@@ -32,6 +32,9 @@ from keras_minibatch.checks import (
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "lion")
 ACTIVATIONS = ("relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "softplus", "linear")
 EARLY_STOPPING_MODES = ("auto", "min", "max")
+# What every epoch logs when early stopping reads it: the loss and the accuracy `build_mlp`
+# compiles, on the training and the validation rows. Callbacks that add keys run after it.
+EPOCH_LOG_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 # `jit_compile="auto"`: XLA when the training's updates repay the compile (`training.xla_choice`).
 JIT_COMPILE_AUTO = "auto"
 # tf.distribute strategies `train` can run under: none, MirroredStrategy (local
@@ -94,8 +97,8 @@ class TrainConfig:
             `"auto"`.
         early_stopping: Whether to stop when `early_stopping_monitor` stops
             improving. Defaults to `False`.
-        early_stopping_monitor: Metric watched by early stopping. Defaults to
-            `"val_loss"`.
+        early_stopping_monitor: Metric watched by early stopping, one of
+            `EPOCH_LOG_KEYS`. Defaults to `"val_loss"`.
         early_stopping_patience: Epochs without improvement before stopping.
             Defaults to `3`.
         early_stopping_min_delta: Smallest change that counts as an improvement.
@@ -168,8 +171,7 @@ class TrainConfig:
             raise ConfigError("jit_compile", self.jit_compile, "must be true, false or auto")
         if not isinstance(self.early_stopping, bool):
             raise ConfigError("early_stopping", self.early_stopping, "must be true or false")
-        if not isinstance(self.early_stopping_monitor, str) or not self.early_stopping_monitor:
-            raise ConfigError("early_stopping_monitor", self.early_stopping_monitor, "must be a metric name such as val_loss")
+        check_choice("early_stopping_monitor", self.early_stopping_monitor, EPOCH_LOG_KEYS)
         check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
         check_finite_non_negative("early_stopping_min_delta", self.early_stopping_min_delta)
         check_choice("early_stopping_mode", self.early_stopping_mode, EARLY_STOPPING_MODES)

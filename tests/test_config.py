@@ -40,6 +40,8 @@ def test_defaults_are_the_lecture_settings():
         ("max_train_samples", 0, "integer >= 1"),
         ("early_stopping_patience", -1, "integer >= 0"),
         ("early_stopping_mode", "biggest", "must be one of: auto, min, max"),
+        ("early_stopping_monitor", "val_f1", "must be one of: loss, accuracy, val_loss, val_accuracy"),
+        ("early_stopping_monitor", "", "must be one of: loss, accuracy, val_loss, val_accuracy"),
         ("early_stopping_min_delta", math.nan, "finite number >= 0"),
         ("early_stopping_min_delta", -0.1, "finite number >= 0"),
         ("steps_per_execution", 0, "integer >= 1"),

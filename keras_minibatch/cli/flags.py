@@ -67,7 +67,7 @@ JIT_COMPILE = flags.DEFINE_flag(
     module_name=HELP_MODULE,
 )
 EARLY_STOPPING = flags.DEFINE_boolean("early_stopping", _DEFAULTS.early_stopping, "Stop when --early_stopping_monitor stops improving.", module_name=HELP_MODULE)
-EARLY_STOPPING_MONITOR = flags.DEFINE_string("early_stopping_monitor", _DEFAULTS.early_stopping_monitor, "Metric watched by early stopping.", module_name=HELP_MODULE)
+EARLY_STOPPING_MONITOR = flags.DEFINE_string("early_stopping_monitor", _DEFAULTS.early_stopping_monitor, "Metric watched by early stopping: " + ", ".join(config_lib.EPOCH_LOG_KEYS) + ".", module_name=HELP_MODULE)
 EARLY_STOPPING_PATIENCE = flags.DEFINE_integer("early_stopping_patience", _DEFAULTS.early_stopping_patience, "Epochs without improvement before stopping.", module_name=HELP_MODULE)
 EARLY_STOPPING_MIN_DELTA = flags.DEFINE_float("early_stopping_min_delta", _DEFAULTS.early_stopping_min_delta, "Smallest change counted as an improvement.", module_name=HELP_MODULE)
 EARLY_STOPPING_MODE = flags.DEFINE_string("early_stopping_mode", _DEFAULTS.early_stopping_mode, "auto, min or max.", module_name=HELP_MODULE)
