@@ -266,6 +266,25 @@ def test_a_diverged_seed_is_reported_in_the_table_and_the_other_seeds_are_kept(d
 
 
 @pytest.mark.integration
+def test_a_plugin_that_raises_in_train_is_one_line_and_the_run_resumes_once_it_is_fixed(tmp_path):
+    plugin = tmp_path / "raiser.py"
+    plugin.write_text(
+        "import keras\nclass Boom(keras.callbacks.Callback):\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n        if epoch == 1:\n            raise RuntimeError('plug-in exploded')\n"
+    )
+    workdir = tmp_path / "run"
+    args = ("train", "--dataset=digits", "--max_train_samples=200", "--epochs=3", "--hidden_units=8", "--callbacks=raiser:Boom", f"--workdir={workdir}")
+    failed = run_cli(*args, env_extra={"PYTHONPATH": str(tmp_path)}, timeout=300)
+    assert_one_line(failed, 1, "--callbacks raiser:Boom raised RuntimeError: plug-in exploded", "fix the callback, then rerun the same command with --resume")
+    assert "raise RuntimeError('plug-in exploded')" in (workdir / "failure.txt").read_text()
+    plugin.write_text("import keras\nclass Boom(keras.callbacks.Callback):\n    pass\n")
+    resumed = run_cli(*args, "--resume", env_extra={"PYTHONPATH": str(tmp_path)}, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after epoch 1 of 3" in resumed.stdout
+    assert (workdir / "model.keras").is_file() and not (workdir / "failure.txt").exists()
+
+
+@pytest.mark.integration
 def test_a_failed_trial_is_one_line_with_its_traceback_kept_in_the_trial_folder(tmp_path):
     (tmp_path / "raiser.py").write_text(
         "import keras\nclass Boom(keras.callbacks.Callback):\n"

@@ -2,9 +2,10 @@ import sys
 import textwrap
 
 import keras
+import numpy as np
 import pytest
 
-from keras_minibatch.training.plugins import CallbackSpecError, load_callback, parse_callback_spec
+from keras_minibatch.training.plugins import CallbackFailedError, CallbackSpecError, load_callback, parse_callback_spec, plugin_failure
 
 
 @pytest.mark.parametrize(
@@ -49,6 +50,12 @@ def user_module(tmp_path, monkeypatch):
                         raise ValueError("start must be >= 0")
                     self.start = start
 
+            class Explodes(keras.callbacks.Callback):
+                __hash__ = None  # unhashable, as a user's class may be
+
+                def on_epoch_end(self, epoch, logs=None):
+                    raise RuntimeError(f"exploded at epoch {epoch + 1}")
+
             class NotACallback:
                 pass
             """
@@ -78,3 +85,28 @@ def test_loads_and_constructs_a_user_callback(user_module):
 def test_load_failures_name_the_spec_and_cause(user_module, spec, message):
     with pytest.raises(CallbackSpecError, match=message):
         load_callback(spec)
+
+
+def _fit_with(callbacks):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(loss="mse")
+    model.fit(np.zeros((4, 2)), np.zeros(4), epochs=2, verbose=0, callbacks=callbacks)
+
+
+def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module, tmp_path):
+    plugin = load_callback(f"{user_module}:Explodes")
+    with pytest.raises(RuntimeError) as raised:
+        _fit_with([plugin])
+    failure = plugin_failure(raised.value, tmp_path / "failure.txt")
+    assert isinstance(failure, CallbackFailedError)
+    assert str(failure).startswith(f"--callbacks {user_module}:Explodes raised RuntimeError: exploded at epoch 1 (traceback in ")
+    assert "in on_epoch_end" in (tmp_path / "failure.txt").read_text()
+
+
+def test_the_same_class_not_loaded_as_a_plugin_is_not_blamed(user_module, tmp_path):
+    load_callback(f"{user_module}:Explodes")  # a plug-in of that class exists, but another instance raises
+    ours = sys.modules[user_module].Explodes()
+    with pytest.raises(RuntimeError) as raised:
+        _fit_with([ours])
+    assert plugin_failure(raised.value, tmp_path / "failure.txt") is None
+    assert not (tmp_path / "failure.txt").exists()

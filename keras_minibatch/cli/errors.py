@@ -18,7 +18,7 @@ from keras_minibatch.data.dataset import DataError
 from keras_minibatch.run_folders import folder_claim
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.locking import FolderLockedError
-from keras_minibatch.training.plugins import CallbackSpecError
+from keras_minibatch.training.plugins import CallbackFailedError, CallbackSpecError
 from keras_minibatch.training.termination import Terminated, forget_stop_request, handle_stop_signal
 from keras_minibatch.tuning.oracle_address import OracleAddressError
 
@@ -91,7 +91,7 @@ def _run_and_report(main: Callable[[Sequence[str]], int], argv: Sequence[str]) -
         fail(str(error), EXIT_USAGE)
     except (DataError, CallbackSpecError, ConfigError, OracleAddressError) as error:
         fail(str(error), EXIT_USAGE)
-    except (rundir.RunDirError, FolderLockedError) as error:
+    except (rundir.RunDirError, FolderLockedError, CallbackFailedError) as error:
         fail(str(error), EXIT_FAILURE)
     except OSError as error:
         message = describe_disk_error(error)

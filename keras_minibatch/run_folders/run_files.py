@@ -25,6 +25,7 @@ LEARNING_CURVES_PLOT = "learning_curves.png"
 CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
 TIMINGS_FILE = "timings.json"  # Seconds per phase of the run (`training.run_timings`); written before METRICS_FILE.
 CHECKPOINT_DIR = "checkpoint"
+RUN_FAILURE_FILE = "failure.txt"  # The traceback of a `--callbacks` plug-in that stopped the run.
 STATE_FILE = "state.json"  # Inside CHECKPOINT_DIR: the commit point of a checkpoint.
 
 # A hyperparameter search (`tune`).
@@ -57,7 +58,7 @@ _ALWAYS = (MARKER_FILE, LOCK_FILE)
 NAMES_BY_KIND: dict[str, frozenset[str]] = {
     RUN: frozenset((
         *_ALWAYS, MODEL_FILE, CONFIG_FILE, METRICS_FILE, HISTORY_CSV, HISTORY_JSON, EPOCH_LOG_FILE, TENSORBOARD_DIR,
-        LEARNING_CURVES_PLOT, CONFUSION_MATRIX_PLOT, TIMINGS_FILE, CHECKPOINT_DIR,
+        LEARNING_CURVES_PLOT, CONFUSION_MATRIX_PLOT, TIMINGS_FILE, CHECKPOINT_DIR, RUN_FAILURE_FILE,
     )),
     SEARCH: frozenset((
         *_ALWAYS, SEARCH_CONFIG_FILE, TUNER_PROJECT, TRIALS_JSON, TRIALS_CSV, BEST_HYPERPARAMETERS_FILE, SEED_VARIANCE_FILE,

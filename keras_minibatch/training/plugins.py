@@ -3,7 +3,8 @@
 The spec is parsed with `ast` (no `eval`): keyword arguments must be Python
 literals. Parsing is standard library only, so the CLI checks the syntax before
 TensorFlow is imported; importing and constructing happen later, in
-`load_callback`.
+`load_callback`. A plug-in that raises during training is named by
+`CallbackFailedError`, its traceback kept in a file (`plugin_failure`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import ast
 import dataclasses
 import importlib
 import re
+import traceback
+import weakref
+from pathlib import Path
 from typing import Any
 
 _SPEC_PATTERN = re.compile(r"^\s*(?P<module>[A-Za-z_][\w.]*)\s*:\s*(?P<call>[A-Za-z_]\w*(\s*\(.*\))?)\s*$", re.DOTALL)
@@ -19,6 +23,16 @@ _SPEC_PATTERN = re.compile(r"^\s*(?P<module>[A-Za-z_][\w.]*)\s*:\s*(?P<call>[A-Z
 
 class CallbackSpecError(ValueError):
     """A `--callbacks` entry that cannot be parsed, imported or constructed."""
+
+
+class CallbackFailedError(RuntimeError):
+    """A `--callbacks` plug-in raised during training; the message names it, its error and its traceback's file."""
+
+
+# id(callback) -> (a weak reference to it, its spec) for every plug-in this process loaded:
+# weak, so a search's plug-ins (and the models they hold) go with their trial; keyed by id,
+# since a user's class may be unhashable.
+_loaded: dict[int, tuple[weakref.ref, str]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,4 +117,38 @@ def load_callback(spec: str | CallbackSpec) -> Any:
         raise CallbackSpecError(f"--callbacks {where}: constructing it failed: {type(error).__name__}: {error}") from error
     if not isinstance(callback, keras.callbacks.Callback):
         raise CallbackSpecError(f"--callbacks {where}: built a {type(callback).__name__}, not a keras.callbacks.Callback.")
+    for key in [key for key, (reference, _) in _loaded.items() if reference() is None]:
+        del _loaded[key]
+    try:
+        _loaded[id(callback)] = (weakref.ref(callback), spec if isinstance(spec, str) else where)
+    except TypeError:  # A class with `__slots__` and no `__weakref__`: its errors stay unattributed.
+        pass
     return callback
+
+
+def plugin_failure(error: Exception, traceback_file: Path) -> CallbackFailedError | None:
+    """Blames `error` on the plug-in whose method raised it, if one did.
+
+    The traceback is searched for a frame whose `self` is a loaded plug-in, so our
+    own callbacks of the same class are never blamed.
+
+    Args:
+        error: An exception that stopped training.
+        traceback_file: Where to write the traceback when a plug-in raised it.
+
+    Returns:
+        The `CallbackFailedError` to raise (the traceback written), or `None`
+        when no plug-in raised `error`.
+    """
+    frame = error.__traceback__
+    while frame is not None:
+        owner = frame.tb_frame.f_locals.get("self")
+        loaded = _loaded.get(id(owner))
+        if loaded is not None and loaded[0]() is owner:
+            traceback_file.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
+            return CallbackFailedError(
+                f"--callbacks {loaded[1]} raised {type(error).__name__}: {error} (traceback in {str(traceback_file)!r}); "
+                "the run folder keeps every completed epoch: fix the callback, then rerun the same command with --resume (or with --overwrite to start again)"
+            )
+        frame = frame.tb_next
+    return None

@@ -20,14 +20,14 @@ from keras_minibatch.plots.plot_process import PlotProcess
 from keras_minibatch.run_folders import run_files
 from keras_minibatch.run_folders import rundir
 from keras_minibatch.run_folders.folder_claim import FolderClaim
-from keras_minibatch.run_folders.run_files import CHECKPOINT_DIR, EPOCH_LOG_FILE, TENSORBOARD_DIR
+from keras_minibatch.run_folders.run_files import CHECKPOINT_DIR, EPOCH_LOG_FILE, RUN_FAILURE_FILE, TENSORBOARD_DIR
 from keras_minibatch.training import report
 from keras_minibatch.training import saved_run
 from keras_minibatch.training.checkpointing import load_checkpoint
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.training.distribution import start_distribution
 from keras_minibatch.training.model import count_parameters
-from keras_minibatch.training.plugins import load_callback
+from keras_minibatch.training.plugins import load_callback, plugin_failure
 from keras_minibatch.training.run_timings import EpochClock, RunClock
 from keras_minibatch.training.validation_rows import held_out_rows
 
@@ -170,12 +170,19 @@ def _train_in_folder(
     else:
         saved_run.keep_epoch_log_lines(workdir / EPOCH_LOG_FILE, initial_epoch)
     epoch_clock, training_started = EpochClock(), time.perf_counter()
-    outcome = trainer.train(
-        fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
-        checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
-        tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
-        extra_callbacks=[*extra_callbacks, epoch_clock], progress_bar=progress_bar and bool(verbose),
-    )
+    (workdir / RUN_FAILURE_FILE).unlink(missing_ok=True)  # A resumed run's earlier plug-in failure is history.
+    try:
+        outcome = trainer.train(
+            fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
+            checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
+            tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
+            extra_callbacks=[*extra_callbacks, epoch_clock], progress_bar=progress_bar and bool(verbose),
+        )
+    except Exception as error:
+        failure = plugin_failure(error, workdir / RUN_FAILURE_FILE)
+        if failure is None:
+            raise
+        raise failure from error
     clock.record_training(training_started, time.perf_counter(), epoch_clock)
     del fit_rows, validation_rows  # The training rows' memory goes before scoring and saving.
     with clock.phase("save"):
