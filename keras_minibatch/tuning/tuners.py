@@ -90,9 +90,9 @@ class _SearchHooks(compat.BuildWithoutClearingSession):
         if run_trial is _SearchHooks.run_trial:
             run_trial = super(_SearchHooks, type(self)).run_trial  # KerasTuner's class's own
         if hypermodel is None and run_trial is keras_tuner.Tuner.run_trial:
-            raise ValueError(
-                "hypermodel=None: a tuner needs a hypermodel (a `keras_tuner.HyperModel` or a function of `hp` that "
-                "returns a model), unless a subclass overrides `run_trial` and defines the search space there."
+            raise ValueError(  # KerasTuner's words: scripts and tests match on them
+                "Received `hypermodel=None`. We only allow not specifying `hypermodel` if the user defines the search "
+                "space in `Tuner.run_trial()` by subclassing a `Tuner` class without using a `HyperModel` instance."
             )
         keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
