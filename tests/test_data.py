@@ -351,6 +351,9 @@ def _npz_error_cases():
         ({"x": x, "y": np.eye(3, dtype=int)[y]}, r"shape \(12, 3\).*argmax"),
         ({"x": x, "y": y - 1}, r"`y` in .* has 4 negative labels \(smallest -1\)"),
         ({"x": nan_x, "y": y}, r"`x` in .* has 2 NaN/inf pixel values"),
+        # Found before the splits' scales are compared: a NaN or inf would decide the scale wrongly.
+        ({"x_train": nan_x, "y_train": y, "x_test": x / 255.0, "y_test": y}, r"`x_train` in .* has 2 NaN/inf pixel values"),
+        ({"x_train": x / 255.0, "y_train": y, "x_test": np.where(nan_x == nan_x, nan_x, np.inf), "y_test": y}, r"`x_test` in .* has 2 NaN/inf"),
         ({"x": x * 2.0, "y": y}, r"pixel values from .* to \d+\.0; expected integers in 0\.\.255"),
         ({"x": x.astype(int) - 1, "y": y}, r"pixel values from -1 to"),
         ({"x": x, "y": np.r_[y[:11], 3]}, r"class 3 has only 1 sample"),

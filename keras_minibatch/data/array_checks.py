@@ -20,9 +20,24 @@ import numpy as np
 from keras_minibatch.data.dataset import DataError
 
 
-def decided_scale(x: np.ndarray) -> float:
-    """The top of the pixel scale an array is read on: 1 for floats in [0, 1], else 255."""
-    return 1.0 if x.dtype.kind == "f" and x.size and x.max() <= 1 else 255.0
+def decided_scale(x: np.ndarray, where: str) -> float:
+    """The top of the pixel scale an array is read on: 1 for floats in [0, 1], else 255.
+
+    Raises:
+        DataError: when a NaN or infinite value would decide the scale.
+    """
+    if x.dtype.kind != "f" or not x.size:
+        return 255.0
+    high = x.max()  # NaN when any value is NaN
+    if not np.isfinite(high):
+        _refuse_non_finite(x, where)
+    return 1.0 if high <= 1 else 255.0
+
+
+def _refuse_non_finite(x: np.ndarray, where: str) -> None:
+    num_bad = int(np.count_nonzero(~np.isfinite(x)))
+    if num_bad:
+        raise DataError(f"{where} has {num_bad} NaN/inf pixel values; all must be finite")
 
 
 def to_pixels(x: np.ndarray, where: str, scale: float | None) -> np.ndarray:
@@ -42,12 +57,10 @@ def to_pixels(x: np.ndarray, where: str, scale: float | None) -> np.ndarray:
     if x.dtype.kind not in "iuf":
         raise DataError(f"{where} has pixel dtype {x.dtype}; expected integers or floats")
     if x.dtype.kind == "f":
-        num_bad = int(np.count_nonzero(~np.isfinite(x)))
-        if num_bad:
-            raise DataError(f"{where} has {num_bad} NaN/inf pixel values; all must be finite")
+        _refuse_non_finite(x, where)
     low, high = x.min(), x.max()
     if scale is None:
-        scale = decided_scale(x)
+        scale = decided_scale(x, where)
     if low < 0 or high > scale:
         allowed = (
             "integers in 0..255, floats in [0, 1] or floats in [0, 255]"

@@ -71,7 +71,7 @@ def load_dataset(
 
     splits = ("train", "test") if "x_test" in raw.arrays else ("train",)
     if len(splits) == 2 and raw.pixel_scale is None:
-        scales = {split: decided_scale(np.asarray(raw.arrays[f"x_{split}"])) for split in splits}
+        scales = {split: decided_scale(np.asarray(raw.arrays[f"x_{split}"]), raw.where[f"x_{split}"]) for split in splits}
         if scales["train"] != scales["test"]:
             names = {1.0: "floats in [0, 1]", 255.0: "pixels on the 0..255 scale"}
             raise DataError(
