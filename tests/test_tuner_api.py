@@ -159,3 +159,39 @@ def test_capped_hyperband_oracle_has_no_cap_unless_asked(tmp_path):
     assert [status for _, status, _ in uncapped] == ["RUNNING"] * 6
     capped = statuses(oracles.CappedHyperbandOracle(**arguments, max_trials=2), "capped")
     assert [status for _, status, _ in capped] == ["RUNNING", "RUNNING", "STOPPED", "STOPPED", "STOPPED", "STOPPED"]
+
+
+
+def _public_values(instance, directory):
+    """Every public attribute that is not a method, as comparable text: configs for what has one, the kind of other objects."""
+    values = {}
+    for name in dir(instance):
+        if name.startswith("_"):
+            continue
+        value = getattr(instance, name)
+        if inspect.ismethod(value) or inspect.isfunction(value):
+            continue
+        if isinstance(value, keras_tuner.Objective):
+            value = ("Objective", value.name, value.direction)
+        elif hasattr(value, "get_config") and not isinstance(value, type):  # HyperParameters
+            value = (type(value).__name__, value.get_config())
+        elif hasattr(value, "__dict__") and not isinstance(value, type):  # the oracle, hypermodel, logger: by kind
+            value = type(value).__name__
+        values[name] = repr(value).replace(str(directory), "<directory>")
+    return values
+
+
+@pytest.mark.parametrize("name", TUNER_NAMES)
+def test_every_public_attribute_of_kerastuners_tuner_and_oracle_is_ours_too_with_its_value(tmp_path, name):
+    arguments = {"objective": "val_loss", "seed": 3, "project_name": "p", "overwrite": True, **({"max_epochs": 2} if name == "Hyperband" else {"max_trials": 2})}
+    theirs = getattr(keras_tuner, name)(_build_model, directory=str(tmp_path / "theirs"), **arguments)
+    ours = getattr(keras_minibatch, name)(_build_model, directory=str(tmp_path / "ours"), **arguments)
+    for their_object, our_object in ((theirs, ours), (theirs.oracle, ours.oracle)):
+        their_values = _public_values(their_object, tmp_path / "theirs")
+        our_values = _public_values(our_object, tmp_path / "ours")
+        assert len(their_values) > 5, their_values  # the comparison is not empty
+        assert set(their_values) <= set(our_values), sorted(set(their_values) - set(our_values))
+        differing = {key for key in their_values if their_values[key] != our_values[key]}
+        assert differing <= {"oracle"}, {key: (their_values[key], our_values[key]) for key in differing}
+    assert isinstance(ours.oracle, type(theirs.oracle))  # the one difference: our oracle is the drop-in subclass of theirs
+    assert _public_values(ours.oracle, tmp_path)["seed"] == "3" and "max_trials" in _public_values(theirs.oracle, tmp_path)
