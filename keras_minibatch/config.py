@@ -98,7 +98,8 @@ class TrainConfig:
         early_stopping: Whether to stop when `early_stopping_monitor` stops
             improving. Defaults to `False`.
         early_stopping_monitor: Metric watched by early stopping, one of
-            `EPOCH_LOG_KEYS`. Defaults to `"val_loss"`.
+            `EPOCH_LOG_KEYS` (checked when `early_stopping` is on). Defaults
+            to `"val_loss"`.
         early_stopping_patience: Epochs without improvement before stopping.
             Defaults to `3`.
         early_stopping_min_delta: Smallest change that counts as an improvement.
@@ -171,7 +172,8 @@ class TrainConfig:
             raise ConfigError("jit_compile", self.jit_compile, "must be true, false or auto")
         if not isinstance(self.early_stopping, bool):
             raise ConfigError("early_stopping", self.early_stopping, "must be true or false")
-        check_choice("early_stopping_monitor", self.early_stopping_monitor, EPOCH_LOG_KEYS)
+        if self.early_stopping:  # Read only then: a run recorded before this check may name anything without it.
+            check_choice("early_stopping_monitor", self.early_stopping_monitor, EPOCH_LOG_KEYS)
         check_non_negative_int("early_stopping_patience", self.early_stopping_patience)
         check_finite_non_negative("early_stopping_min_delta", self.early_stopping_min_delta)
         check_choice("early_stopping_mode", self.early_stopping_mode, EARLY_STOPPING_MODES)

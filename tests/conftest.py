@@ -1,6 +1,7 @@
 """Shared pytest setup: absl flags usable without app.run, quiet TensorFlow, real-data paths."""
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -21,6 +22,19 @@ def pytest_configure(config):
     # Library code reads no flags, but the CLI module defines them; tests that use
     # absl.testing.flagsaver need FLAGS to count as parsed.
     flags.FLAGS.mark_as_parsed()
+    # Run in the background of a script (or under nohup) the suite inherits an ignored
+    # SIGINT, which its command lines would keep: the Ctrl-C tests need Python's default.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
+def keras_traceback_filtering_as_by_default():
+    """Keras' default, after every test: Keras' own test case (tests/test_early_stopping_upstream.py) turns it off for good."""
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.config.enable_traceback_filtering()
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def test_the_winner_and_train_use_the_same_core(tmp_path, digits, monkeypatch):
     assert names == ["EpochScalars", "StopOnNonFiniteLoss", "RaiseOnStopRequest"]
 
 
-def test_compare_runs_no_bookkeeping_inside_its_clock(tmp_path, digits, monkeypatch):
+def test_compare_runs_only_its_clock_and_the_stop_guard_inside_its_budget(tmp_path, digits, monkeypatch):
     from keras_minibatch.batch_sizes.comparison import compare_batch_sizes
 
     fits = _record_fits(monkeypatch)

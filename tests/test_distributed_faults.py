@@ -386,3 +386,23 @@ def test_a_heartbeat_timeout_out_of_range_is_one_line(tmp_path, value, shown):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"keras-minibatch: error: --heartbeat_timeout={shown} must be a number of seconds from 5 to 86400"
+
+
+@pytest.mark.parametrize(("sigint", "expected"), [("default", "SIGINT"), ("ignored", "SIGTERM")])
+def test_a_lost_chief_interrupts_the_main_thread_even_where_sigint_is_ignored(sigint, expected):
+    seen = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN if sigint == "ignored" else lambda signum, frame: seen.append("SIGINT"))
+    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append("SIGTERM"))  # as the command line handles it
+    connection = _worker(1)
+    try:
+        connection._closed.set()  # the main thread "stopped": no grace period, no exit
+        connection._give_up(ChiefLostError("the chief is gone"))
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)  # the handler runs in the main thread, between bytecodes
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        connection.close()
+    assert seen == [expected] and str(connection.lost) == "the chief is gone"

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_minibatch.training.plugins import CallbackFailedError, CallbackSpecError, load_callback, parse_callback_spec, plugin_failure
+from keras_minibatch.training.plugins import CallbackFailedError, CallbackSpecError, load_callback, parse_callback_spec, plugin_failures_named
 
 
 @pytest.mark.parametrize(
@@ -93,20 +93,37 @@ def _fit_with(callbacks):
     model.fit(np.zeros((4, 2)), np.zeros(4), epochs=2, verbose=0, callbacks=callbacks)
 
 
-def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module, tmp_path):
+@pytest.fixture
+def filtered_tracebacks():
+    """Keras' default, which its own test case turns off for the whole process."""
+    keras.config.enable_traceback_filtering()
+    yield
+    keras.config.enable_traceback_filtering()
+
+
+def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module, tmp_path, filtered_tracebacks):
     plugin = load_callback(f"{user_module}:Explodes")
-    with pytest.raises(RuntimeError) as raised:
-        _fit_with([plugin])
-    failure = plugin_failure(raised.value, tmp_path / "failure.txt")
-    assert isinstance(failure, CallbackFailedError)
-    assert str(failure).startswith(f"--callbacks {user_module}:Explodes raised RuntimeError: exploded at epoch 1 (traceback in ")
+    with pytest.raises(CallbackFailedError) as raised:
+        with plugin_failures_named(tmp_path / "failure.txt", plugins=True):
+            _fit_with([plugin])
+    assert str(raised.value).startswith(f"--callbacks {user_module}:Explodes raised RuntimeError: exploded at epoch 1 (traceback in ")
+    assert isinstance(raised.value.__cause__, RuntimeError)
     assert "in on_epoch_end" in (tmp_path / "failure.txt").read_text()
+    assert keras.config.is_traceback_filtering_enabled()  # put back as it was
 
 
-def test_the_same_class_not_loaded_as_a_plugin_is_not_blamed(user_module, tmp_path):
+def test_a_keras_callback_used_as_a_plugin_is_named_too(tmp_path, filtered_tracebacks):
+    spec = f"keras.callbacks:CSVLogger(filename={str(tmp_path / 'missing' / 'log.csv')!r})"
+    plugin = load_callback(spec)
+    with pytest.raises(CallbackFailedError, match=r"^--callbacks keras\.callbacks:CSVLogger\(.*\) raised FileNotFoundError"):
+        with plugin_failures_named(tmp_path / "failure.txt", plugins=True):
+            _fit_with([plugin])
+
+
+def test_the_same_class_not_loaded_as_a_plugin_is_not_blamed(user_module, tmp_path, filtered_tracebacks):
     load_callback(f"{user_module}:Explodes")  # a plug-in of that class exists, but another instance raises
     ours = sys.modules[user_module].Explodes()
-    with pytest.raises(RuntimeError) as raised:
-        _fit_with([ours])
-    assert plugin_failure(raised.value, tmp_path / "failure.txt") is None
+    with pytest.raises(RuntimeError, match="exploded at epoch 1"):
+        with plugin_failures_named(tmp_path / "failure.txt", plugins=True):
+            _fit_with([ours])
     assert not (tmp_path / "failure.txt").exists()

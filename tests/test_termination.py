@@ -22,6 +22,14 @@ def requested():
     termination.forget_stop_request()
 
 
+@pytest.fixture(autouse=True)
+def no_request_left_behind():
+    """A request one test makes must not stop the trainings of the tests after it."""
+    termination.forget_stop_request()
+    yield
+    termination.forget_stop_request()
+
+
 def fit_with(callbacks, seen, epochs=3):
     """Fits a tiny model with `callbacks`; `seen` receives the batches that ended."""
     keras.utils.set_random_seed(0)
@@ -127,3 +135,10 @@ def test_the_command_line_restores_the_callers_handlers_and_keeps_an_ignored_sig
     finally:
         signal.signal(signal.SIGINT, previous)
 
+
+
+def test_the_command_line_forgets_its_stop_request_when_it_returns(monkeypatch, capsys):
+    monkeypatch.setattr(cli_main, "_run_command", lambda command, stray: swallowed_ctrl_c(stray))
+    with pytest.raises(SystemExit):
+        errors.run_with_clean_errors(cli_main.main, ["keras-minibatch", "train"])
+    termination.raise_if_stop_requested()  # nothing left for a later training in this process

@@ -161,7 +161,6 @@ def test_capped_hyperband_oracle_has_no_cap_unless_asked(tmp_path):
     assert [status for _, status, _ in capped] == ["RUNNING", "RUNNING", "STOPPED", "STOPPED", "STOPPED", "STOPPED"]
 
 
-
 def _public_values(instance, directory):
     """Every public attribute that is not a method, as comparable text: configs for what has one, the kind of other objects."""
     values = {}

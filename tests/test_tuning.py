@@ -568,3 +568,15 @@ def test_a_capped_hyperband_search_prints_what_the_cap_does(tmp_path, digits):
     search(TrainConfig(**{**TINY_TRAIN, "epochs": 3}), SearchConfig(tuner="hyperband", **{**TINY_SPACE, "max_trials": 2}), tmp_path / "s",
            dataset=digits, retrain_winner=False, print_fn=lines.append)
     assert any(line.startswith("hyperband: --max_trials=2 ends the search inside its first bracket") for line in lines)
+
+
+def test_early_stopping_on_a_fit_without_validation_rows_stops_the_search_at_once():
+    # A script's own tuner may fit with validation_split=0: no val_ metric is logged, every trial would fail alike.
+    # (Early stopping's own check would come only at the end of the trial's fit.)
+    hypermodel = MLPHyperModel((8, 8), 10, search_config=SearchConfig(), train_config=TrainConfig(early_stopping=True, hidden_units=(8,)))
+    hp = keras_tuner.HyperParameters()
+    hypermodel.begin_trial()
+    model = hypermodel.build(hp)
+    x, y = np.zeros((40, 8, 8), np.uint8), np.arange(40) % 10
+    with pytest.raises(keras_tuner.errors.FatalValueError, match=r"objective 'val_accuracy' is not among the metrics fit\(\) logged: accuracy, loss"):
+        hypermodel.fit(hp, model, x, y, epochs=1, validation_split=0.0)

@@ -148,7 +148,7 @@ def _train_regime(
         config = config.replace(jit_compile=config.distribution != "multi_worker")
     trainer = Trainer(config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, batch_size=batch_size, epoch_rows=num_fit)
     model, fit_batch_size = trainer.model, trainer.fit_batch_size
-    # The clock times the updates alone: no early stopping, plug-ins or guards run inside its budget.
+    # The clock times the updates alone: no early stopping, plug-ins or divergence guard run inside its budget.
     bare = {"early_stopping": False, "plugins": False, "guards": False}
 
     # Trace (and XLA-compile) every shape `fit` will see, a full batch and the short
@@ -175,7 +175,7 @@ def _train_regime(
         ),
     )
     keras.utils.set_random_seed(config.seed)  # Every regime's dropout draws from the same seed (the core seeds the order).
-    # The guard against a lost Ctrl-C reads one flag per call: nothing the clock would see.
+    # Only the guard against a lost Ctrl-C runs beside the clock: one flag read per call.
     trainer.train((x_fit, y_fit), epochs=budget_epochs or UNBOUNDED_EPOCHS, extra_callbacks=[clock, RaiseOnStopRequest()], **bare)
     test_loss, test_accuracy = _score(model, dataset.x_test, dataset.y_test)  # The one look at the test split.
     updates_per_epoch = math.ceil(num_fit / batch_size)

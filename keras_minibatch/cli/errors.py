@@ -49,7 +49,9 @@ def run_with_clean_errors(main: Callable[[Sequence[str]], int], argv: Sequence[s
     forget_stop_request()
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, handle_stop_signal)
-    if previous[signal.SIGINT] is signal.default_int_handler:  # One ignored by whoever started us (`nohup`) stays ignored.
+    # Only Python's own SIGINT handler is replaced: one ignored by whoever started us (`nohup`, a
+    # script's background job) stays ignored, and an in-process caller's own handler stays in charge.
+    if previous[signal.SIGINT] is signal.default_int_handler:
         signal.signal(signal.SIGINT, handle_stop_signal)
     run_state.clear()
     try:
@@ -57,8 +59,9 @@ def run_with_clean_errors(main: Callable[[Sequence[str]], int], argv: Sequence[s
     finally:
         if run_state.created_folder is not None:
             folder_claim.remove_if_unused(run_state.created_folder)
-        for signum, handler in previous.items():  # A caller in-process gets its own handlers back.
+        for signum, handler in previous.items():  # A caller in-process gets its own handlers back,
             signal.signal(signum, handler)
+        forget_stop_request()  # and a later training of theirs no stop request of this command.
 
 
 def describe_disk_error(error: OSError) -> str | None:

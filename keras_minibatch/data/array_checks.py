@@ -23,6 +23,10 @@ from keras_minibatch.data.dataset import DataError
 def decided_scale(x: np.ndarray, where: str) -> float:
     """The top of the pixel scale an array is read on: 1 for floats in [0, 1], else 255.
 
+    Args:
+        x: One split's images.
+        where: The array's name for messages, e.g. "`x_train` in data.npz".
+
     Raises:
         DataError: when a NaN or infinite value would decide the scale.
     """

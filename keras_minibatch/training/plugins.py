@@ -4,19 +4,23 @@ The spec is parsed with `ast` (no `eval`): keyword arguments must be Python
 literals. Parsing is standard library only, so the CLI checks the syntax before
 TensorFlow is imported; importing and constructing happen later, in
 `load_callback`. A plug-in that raises during training is named by
-`CallbackFailedError`, its traceback kept in a file (`plugin_failure`).
+`CallbackFailedError`, its traceback kept in a file (`plugin_failures_named`).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import importlib
 import re
 import traceback
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from keras_minibatch.run_folders import rundir
 
 _SPEC_PATTERN = re.compile(r"^\s*(?P<module>[A-Za-z_][\w.]*)\s*:\s*(?P<call>[A-Za-z_]\w*(\s*\(.*\))?)\s*$", re.DOTALL)
 
@@ -126,29 +130,53 @@ def load_callback(spec: str | CallbackSpec) -> Any:
     return callback
 
 
-def plugin_failure(error: Exception, traceback_file: Path) -> CallbackFailedError | None:
-    """Blames `error` on the plug-in whose method raised it, if one did.
+@contextlib.contextmanager
+def plugin_failures_named(traceback_file: Path, *, plugins: bool) -> Iterator[None]:
+    """Turns an exception a `--callbacks` plug-in raises in the block into `CallbackFailedError`.
 
-    The traceback is searched for a frame whose `self` is a loaded plug-in, so our
-    own callbacks of the same class are never blamed.
+    The plug-in is found by instance, in the traceback's frames, so our own
+    callbacks of the same class are never blamed. Keras hides its own frames
+    from tracebacks, which would hide a Keras callback used as a plug-in (or a
+    hook a plug-in inherits), so that filtering is off inside the block.
 
     Args:
-        error: An exception that stopped training.
-        traceback_file: Where to write the traceback when a plug-in raised it.
+        traceback_file: Where the plug-in's traceback is written.
+        plugins: Whether the training has plug-ins; without, the block runs as is.
 
-    Returns:
-        The `CallbackFailedError` to raise (the traceback written), or `None`
-        when no plug-in raised `error`.
+    Raises:
+        CallbackFailedError: naming the plug-in, its error and `traceback_file`.
     """
+    if not plugins:
+        yield
+        return
+    import keras  # Deferred: parsing specs must not import TensorFlow.
+
+    filtering = keras.config.is_traceback_filtering_enabled()
+    keras.config.disable_traceback_filtering()
+    try:
+        yield
+    except Exception as error:
+        spec = _raising_plugin(error)
+        if spec is None:
+            raise
+        rundir.write_text_atomic(traceback_file, "".join(traceback.format_exception(error)))
+        raise CallbackFailedError(
+            f"--callbacks {spec} raised {type(error).__name__}: {error} (traceback in {str(traceback_file)!r}); "
+            "the run folder keeps every completed epoch: fix the callback, then rerun the same command with --resume "
+            "(or with --overwrite to start again)"
+        ) from error
+    finally:
+        if filtering:
+            keras.config.enable_traceback_filtering()
+
+
+def _raising_plugin(error: Exception) -> str | None:
+    """The spec of the loaded plug-in whose method is in `error`'s traceback, or `None`."""
     frame = error.__traceback__
     while frame is not None:
         owner = frame.tb_frame.f_locals.get("self")
         loaded = _loaded.get(id(owner))
         if loaded is not None and loaded[0]() is owner:
-            traceback_file.write_text("".join(traceback.format_exception(error)), encoding="utf-8")
-            return CallbackFailedError(
-                f"--callbacks {loaded[1]} raised {type(error).__name__}: {error} (traceback in {str(traceback_file)!r}); "
-                "the run folder keeps every completed epoch: fix the callback, then rerun the same command with --resume (or with --overwrite to start again)"
-            )
+            return loaded[1]
         frame = frame.tb_next
     return None

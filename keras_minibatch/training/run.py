@@ -27,7 +27,7 @@ from keras_minibatch.training.checkpointing import load_checkpoint
 from keras_minibatch.training.core import Trainer
 from keras_minibatch.training.distribution import start_distribution
 from keras_minibatch.training.model import count_parameters
-from keras_minibatch.training.plugins import load_callback, plugin_failure
+from keras_minibatch.training.plugins import load_callback, plugin_failures_named
 from keras_minibatch.training.run_timings import EpochClock, RunClock
 from keras_minibatch.training.validation_rows import held_out_rows
 
@@ -110,6 +110,8 @@ def train_and_evaluate(
         ClusterConfigError: for `distribution="multi_worker"` without a
             usable `TF_CONFIG`.
         CorruptCheckpointError: when the checkpoint to resume from is damaged.
+        CallbackFailedError: when a `config.callbacks` plug-in raises during
+            training; its traceback is in the folder's `failure.txt`.
     """
     if resume and overwrite:
         raise ValueError("`resume` and `overwrite` exclude each other: resume continues the run, overwrite deletes it.")
@@ -171,18 +173,13 @@ def _train_in_folder(
         saved_run.keep_epoch_log_lines(workdir / EPOCH_LOG_FILE, initial_epoch)
     epoch_clock, training_started = EpochClock(), time.perf_counter()
     (workdir / RUN_FAILURE_FILE).unlink(missing_ok=True)  # A resumed run's earlier plug-in failure is history.
-    try:
+    with plugin_failures_named(workdir / RUN_FAILURE_FILE, plugins=bool(config.callbacks)):
         outcome = trainer.train(
             fit_rows, validation_rows, epochs=config.epochs, initial_epoch=initial_epoch, checkpoint=checkpoint,
             checkpoint_dir=workdir / CHECKPOINT_DIR, epoch_log=workdir / EPOCH_LOG_FILE, print_epochs=bool(verbose),
             tensorboard_dir=workdir / TENSORBOARD_DIR, progress_interval=None if progress_bar or not verbose else progress_interval,
             extra_callbacks=[*extra_callbacks, epoch_clock], progress_bar=progress_bar and bool(verbose),
         )
-    except Exception as error:
-        failure = plugin_failure(error, workdir / RUN_FAILURE_FILE)
-        if failure is None:
-            raise
-        raise failure from error
     clock.record_training(training_started, time.perf_counter(), epoch_clock)
     del fit_rows, validation_rows  # The training rows' memory goes before scoring and saving.
     with clock.phase("save"):

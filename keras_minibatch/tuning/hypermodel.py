@@ -27,7 +27,6 @@ from typing import Any
 import keras
 import keras_tuner
 
-from callbacks.early_stopping import MissingMonitorError
 from keras_minibatch import compat
 from keras_minibatch.config import TrainConfig
 from keras_minibatch.training.core import Trainer
@@ -199,19 +198,15 @@ class MLPHyperModel(keras_tuner.HyperModel):
         save_best_epoch = compat.kerastuner_save_best_epoch()
         if progress_label is not None and self.search_config.executions_per_trial > 1:
             progress_label += f" run {execution + 1}/{self.search_config.executions_per_trial}"
-        try:
-            outcome = trainer.train(
-                (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
-                tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
-                extra_callbacks=[
-                    *(DeferredCheckpoint(callback) if isinstance(callback, save_best_epoch) else callback for callback in callbacks),
-                    RequireObjective(self.search_config.objective),
-                ],
-                progress_bar=progress_label is not None, progress_label=progress_label or "",
-            )
-        except MissingMonitorError as error:
-            # Every trial would fail the same way: stop the search instead of burning its budget.
-            raise keras_tuner.errors.FatalValueError(f"--early_stopping_monitor={self.train_config.early_stopping_monitor}: {error}") from error
+        outcome = trainer.train(
+            (x[:num_fit], y[:num_fit]), (x[num_fit:], y[num_fit:]) if num_fit < len(y) else None, epochs=epochs, initial_epoch=initial_epoch,
+            tensorboard_dir=os.path.join(trial_logdir, f"execution{execution}") if trial_logdir is not None else None,
+            extra_callbacks=[
+                *(DeferredCheckpoint(callback) if isinstance(callback, save_best_epoch) else callback for callback in callbacks),
+                RequireObjective(self.search_config.objective),
+            ],
+            progress_bar=progress_label is not None, progress_label=progress_label or "",
+        )
         if outcome.divergence:
             raise keras_tuner.errors.FailedTrialError(outcome.divergence)
         history = keras.callbacks.History()  # What `model.fit` returns, for KerasTuner and the trial table.

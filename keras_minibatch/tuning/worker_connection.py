@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import sys
 import threading
 import time
@@ -146,7 +147,11 @@ class WorkerConnection:
     def _give_up(self, reason: Exception) -> None:
         """Stops the worker's main thread, wherever it is; exits the process if it does not stop."""
         self.lost = reason
-        _thread.interrupt_main()
+        # As if SIGINT arrived, or SIGTERM where SIGINT is ignored (a worker started by `nohup` or in a
+        # script's background): a signal Python ignores or leaves to the system interrupts nothing.
+        handled = [signum for signum in (signal.SIGINT, signal.SIGTERM) if callable(signal.getsignal(signum))]
+        if handled:
+            _thread.interrupt_main(handled[0])
         if not self._closed.wait(_GRACE_SECONDS):
             sys.stderr.write(f"keras-minibatch: error: {reason}\n")
             sys.stderr.flush()
