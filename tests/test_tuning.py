@@ -272,12 +272,32 @@ def test_seed_variance_report_refuses_other_data_and_unfinished_folders(random_r
         seed_variance_report(tmp_path, 2)
 
 
-def test_resuming_a_finished_search_runs_no_more_trials(random_run, digits):
+def test_resuming_a_finished_search_runs_no_more_trials_and_keeps_its_one_test_score(random_run, digits, monkeypatch):
+    from keras_minibatch.tuning import winner
+
+    model_file = random_run.result.workdir / "model.keras"
+    saved_model = model_file.stat().st_mtime_ns
+    monkeypatch.setattr(winner, "retrain_winner", lambda *args, **kwargs: pytest.fail("the winner was retrained and the test split scored again"))
     lines = []
     again = search(TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), random_run.result.workdir, dataset=digits, resume=True, print_fn=lines.append)
     assert not [line for line in lines if line.startswith("trial ")]
+    assert any("retrained and scored before: its model.keras and test score are kept" in line for line in lines)
     assert again.trials == random_run.result.trials
+    assert again.test_metrics == random_run.result.test_metrics
+    assert model_file.stat().st_mtime_ns == saved_model and again.model is not None
+    metrics = json.loads((random_run.result.workdir / "metrics.json").read_text())
+    assert {key: metrics[key] for key in again.test_metrics} == again.test_metrics and metrics["num_trials"] == len(again.trials)
+
+
+def test_a_resumed_search_whose_winner_was_not_scored_yet_retrains_it(random_run, digits, tmp_path):
+    import shutil
+
+    folder = tmp_path / "search"
+    shutil.copytree(random_run.result.workdir, folder)
+    (folder / "metrics.json").unlink()  # killed after the last trial, before the winner's score was written
+    again = search(TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), folder, dataset=digits, resume=True, verbose=0)
     assert again.test_metrics == random_run.result.test_metrics  # the seeded retraining repeats exactly
+    assert json.loads((folder / "metrics.json").read_text())["best_trial_id"] == random_run.result.best_trial_id
 
 
 @pytest.fixture(scope="module", params=["bayesian", "hyperband"])

@@ -124,7 +124,8 @@ def search(
         dataset: Already loaded data; by default loads `train_config.dataset`.
         resume: Continue the search in `workdir`: ended trials are kept, the
             trial running when the process died is run again, and no more than
-            `max_trials` trials exist in all. Defaults to `False`.
+            `max_trials` trials exist in all; a winner already retrained and
+            scored in `workdir` is kept, not scored again. Defaults to `False`.
         overwrite: Delete what `workdir` holds first. Defaults to `False`.
         retrain_winner: Retrain the winner on every training row and score the
             test split once. `False` stops after the search (and
@@ -193,10 +194,16 @@ def search(
             say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); not retrained, the test split was not scored")
             say(f"search folder: {path}")
             return result
-        say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); retraining it on all {len(dataset.y_train)} training rows for {winner_config.epochs} epoch{'s' if winner_config.epochs != 1 else ''}")
-        model, test_metrics = winner.retrain_winner(
-            best, winner_config, dataset, path, rows, search_config, print_epochs=bool(verbose), progress_bar=progress_bar and bool(verbose),
-        )
+        earlier = winner.earlier_score(best, winner_config, path, rows, search_config) if resume else None
+        if earlier is not None:
+            say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); retrained and scored before: "
+                f"its {run_files.MODEL_FILE} and test score are kept (the test split is scored once)")
+            model, test_metrics = earlier
+        else:
+            say(f"winner: trial {best['number']} ({search_config.objective} {best['objective']:.4f}); retraining it on all {len(dataset.y_train)} training rows for {winner_config.epochs} epoch{'s' if winner_config.epochs != 1 else ''}")
+            model, test_metrics = winner.retrain_winner(
+                best, winner_config, dataset, path, rows, search_config, print_epochs=bool(verbose), progress_bar=progress_bar and bool(verbose),
+            )
         say(report.format_test_metrics(test_metrics))
         say(f"search folder: {path}")
         return dataclasses.replace(result, test_metrics=test_metrics, model=model)

@@ -4,11 +4,14 @@
 writes `best_hyperparameters.json`; `retrain_winner` retrains its
 hyperparameters on every training row (validation rows too), for the epochs at
 which the trial's objective peaked, then takes the search's only look at the
-test split and writes `model.keras` and `metrics.json`.
+test split and writes `model.keras` and `metrics.json`. A resumed search whose
+winner is the one already retrained and scored keeps that score
+(`earlier_score`): the test split is not looked at again.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from keras_minibatch.tuning.search_result import SearchError
 from keras_minibatch.tuning.trial_config import train_config_for
 from keras_minibatch.tuning.trial_table import summarize_failures
 
-__all__ = ["BEST_HYPERPARAMETERS_FILE", "WINNER_RUN", "pick_winner", "retrain_winner"]
+__all__ = ["BEST_HYPERPARAMETERS_FILE", "WINNER_RUN", "earlier_score", "pick_winner", "retrain_winner"]
 
 BEST_HYPERPARAMETERS_FILE = run_files.BEST_HYPERPARAMETERS_FILE
 WINNER_RUN = run_files.WINNER_RUN
@@ -68,10 +71,44 @@ def retrain_winner(
     report.write_test_scalars(winner_logdir, test_metrics, step=winner_config.epochs)
     with rundir.atomic_path(path / run_files.MODEL_FILE) as temp_model_path:
         trainer.model.save(temp_model_path)
+    _write_metrics(path, test_metrics, best, winner_config, rows, search_config)
+    return trainer.model, test_metrics
+
+
+def earlier_score(
+    best: dict[str, Any], winner_config: TrainConfig, path: Path, rows: list[dict[str, Any]], search_config: SearchConfig,
+) -> tuple[keras.Model, dict[str, float]] | None:
+    """The retrained winner and its test scores, when this folder already holds them for `best`.
+
+    A resumed search with the same winner would retrain the same model and look
+    at the test split again; instead its `model.keras` and scores are kept, and
+    `metrics.json` is rewritten with the search's current trial counts.
+
+    Returns:
+        `(model, test_metrics)`, or `None` when the winner still has to be
+        retrained (no `metrics.json`, another winner, other epochs).
+    """
+    try:
+        recorded = json.loads((path / run_files.METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none yet, or damaged: retrain
+        return None
+    if (not isinstance(recorded, dict) or recorded.get("best_trial_id") != best["trial_id"]
+            or recorded.get("retrain_epochs") != winner_config.epochs or not (path / run_files.MODEL_FILE).is_file()):
+        return None
+    test_metrics = {key: value for key, value in recorded.items() if key.startswith("test_") and isinstance(value, float)}
+    if not test_metrics:
+        return None
+    model = keras.models.load_model(path / run_files.MODEL_FILE)
+    _write_metrics(path, test_metrics, best, winner_config, rows, search_config)
+    return model, test_metrics
+
+
+def _write_metrics(
+    path: Path, test_metrics: dict[str, float], best: dict[str, Any], winner_config: TrainConfig, rows: list[dict[str, Any]], search_config: SearchConfig,
+) -> None:
     num_completed = sum(row["status"] == "COMPLETED" and row["objective"] is not None for row in rows)
     rundir.write_json_atomic(path / run_files.METRICS_FILE, {
         **test_metrics, "best_trial_id": best["trial_id"], search_config.objective: best["objective"],
         "retrain_epochs": winner_config.epochs, "num_trials": len(rows), "num_completed": num_completed,
         "num_failed": len(rows) - num_completed, "failures": summarize_failures(rows) or None,
     })
-    return trainer.model, test_metrics
