@@ -39,7 +39,7 @@ def regime(result, label):
 def test_every_file_is_written(by_epochs):
     result, _ = by_epochs
     names = {path.name for path in result.workdir.iterdir()}
-    assert {COMPARISON_CSV, CURVES_CSV, COMPARISON_JSON, *PLOTS} <= names
+    assert {COMPARISON_CSV, CURVES_CSV, COMPARISON_JSON, "tensorboard", *PLOTS} <= names
     assert not [name for name in names if ".tmp" in name]
     for name in PLOTS:
         assert (result.workdir / name).read_bytes().startswith(PNG_SIGNATURE)
@@ -114,6 +114,27 @@ def test_curves_csv_and_json_match_the_result(by_epochs):
     assert saved["num_fit_samples"] == result.num_fit_samples
     assert [r["test_accuracy"] for r in saved["regimes"]] == [run.test_accuracy for run in result.regimes]
     assert saved["regimes"][0]["curve"][0]["val_loss"] == result.regimes[0].curve[0].val_loss
+
+
+def _scalars(run_folder, tag):
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.util import tensor_util
+
+    accumulator = event_accumulator.EventAccumulator(str(run_folder), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    return [(event.step, float(tensor_util.make_ndarray(event.tensor_proto))) for event in accumulator.Tensors(tag)]
+
+
+def test_tensorboard_overlays_every_regimes_curve_against_updates_and_training_time(by_epochs):
+    result, _ = by_epochs
+    logdir = result.workdir / "tensorboard"
+    assert sorted(path.name for path in logdir.iterdir()) == ["batch_1", "batch_32", "batch_full"]
+    assert str(logdir) in json.loads((result.workdir / COMPARISON_JSON).read_text())["files"].values()
+    for run in result.regimes:
+        folder = logdir / f"batch_{run.label}"
+        assert _scalars(folder, "val_loss_vs_updates") == [(point.updates, pytest.approx(point.val_loss)) for point in run.curve]
+        assert [step for step, _ in _scalars(folder, "val_accuracy_vs_training_ms")] == [round(point.seconds * 1000) for point in run.curve]
+        assert _scalars(folder, "test_accuracy") == [(run.updates, pytest.approx(run.test_accuracy))]
 
 
 def test_table_shows_the_numbers_and_is_printed(by_epochs):

@@ -1,4 +1,4 @@
-"""Reports a batch-size comparison: the table, CSV and JSON files, and PNG plots.
+"""Reports a batch-size comparison: the table, CSV and JSON files, TensorBoard curves and PNG plots.
 
 Plots are drawn on matplotlib's Agg canvas directly (no `pyplot`), so no display
 is needed and the caller's matplotlib backend is left as it was.
@@ -10,12 +10,14 @@ import csv
 import io
 from pathlib import Path
 
+from keras_minibatch.batch_sizes import tensorboard_curves
 from keras_minibatch.batch_sizes.results import ComparisonResult, RegimeResult
 from keras_minibatch.run_folders import run_files, rundir
 
 COMPARISON_CSV = run_files.COMPARISON_CSV
 CURVES_CSV = run_files.CURVES_CSV
 COMPARISON_JSON = run_files.COMPARISON_JSON
+TENSORBOARD_DIR = run_files.TENSORBOARD_DIR
 _LOSS_VS_EPOCH, _LOSS_VS_UPDATES, _LOSS_VS_SECONDS = run_files.BATCH_SIZE_PLOTS
 PLOTS = {
     _LOSS_VS_EPOCH: ("epoch", "epochs"),
@@ -97,7 +99,7 @@ def _csv_text(columns: tuple[str, ...], rows: list[dict[str, object]]) -> str:
 
 
 def write_comparison(result: ComparisonResult, workdir: Path) -> dict[str, Path]:
-    """Writes the CSV files, the JSON file and the plots; returns name -> path."""
+    """Writes the CSV files, the TensorBoard curves, the JSON file and the plots; returns name -> path."""
     files = {name: workdir / name for name in (COMPARISON_CSV, CURVES_CSV, COMPARISON_JSON, *PLOTS)}
     rundir.write_text_atomic(files[COMPARISON_CSV], _csv_text(
         SUMMARY_COLUMNS, [summary_row(result, regime) for regime in result.regimes]))
@@ -107,6 +109,8 @@ def write_comparison(result: ComparisonResult, workdir: Path) -> dict[str, Path]
         for regime in result.regimes for point in regime.curve
     ]
     rundir.write_text_atomic(files[CURVES_CSV], _csv_text(CURVE_COLUMNS, curve_rows))
+    files[TENSORBOARD_DIR] = workdir / TENSORBOARD_DIR
+    tensorboard_curves.write_curves(result, files[TENSORBOARD_DIR])
     result.files = files  # So comparison.json lists every file, itself included.
     rundir.write_json_atomic(files[COMPARISON_JSON], result.to_dict())
     for name, (x_key, x_label) in PLOTS.items():
