@@ -23,6 +23,7 @@ import keras_tuner
 import pytest
 
 from keras_minibatch import compat
+from keras_minibatch.training import termination
 from keras_minibatch.tuning.chief_server import ChiefServer
 from keras_minibatch.tuning.oracle_address import OracleAddress, OracleAddressError, check_port_free, oracle_address
 from keras_minibatch.tuning.worker_connection import ChiefLostError, SearchOverError, WorkerConnection, WorkerRefusedError, _BoundedStub
@@ -393,7 +394,7 @@ def test_a_lost_chief_interrupts_the_main_thread_even_where_sigint_is_ignored(si
     seen = []
     previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGINT, signal.SIG_IGN if sigint == "ignored" else lambda signum, frame: seen.append("SIGINT"))
-    signal.signal(signal.SIGTERM, lambda signum, frame: seen.append("SIGTERM"))  # as the command line handles it
+    signal.signal(signal.SIGTERM, termination.handle_stop_signal)  # as the command line handles it
     connection = _worker(1)
     try:
         connection._closed.set()  # the main thread "stopped": no grace period, no exit
@@ -401,8 +402,11 @@ def test_a_lost_chief_interrupts_the_main_thread_even_where_sigint_is_ignored(si
         deadline = time.monotonic() + 5
         while not seen and time.monotonic() < deadline:
             time.sleep(0.01)  # the handler runs in the main thread, between bytecodes
+    except termination.Terminated:
+        seen.append("SIGTERM")
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        termination.forget_stop_request()
         connection.close()
     assert seen == [expected] and str(connection.lost) == "the chief is gone"

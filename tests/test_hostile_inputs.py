@@ -299,11 +299,11 @@ def test_a_failed_trial_is_one_line_with_its_traceback_kept_in_the_trial_folder(
     assert "RuntimeError: plug-in exploded" in (workdir / "tuner" / "trial_0" / "failure.txt").read_text()
 
 
-@pytest.mark.parametrize("command", ["train", "tune"])
-def test_an_early_stopping_monitor_no_epoch_logs_is_refused_before_anything_runs(tmp_path, command):
+@pytest.mark.parametrize(("command", "early_stopping"), [("train", "--early_stopping"), ("tune", "--early_stopping"), ("train", "--noearly_stopping")])
+def test_an_early_stopping_monitor_no_epoch_logs_is_refused_before_anything_runs(tmp_path, command, early_stopping):
     # Early stopping reads the logs before any plug-in callback could add a key: only these four exist.
     workdir = tmp_path / "run"
-    result = run_cli(command, "--dataset=digits", "--epochs=1", "--early_stopping", "--early_stopping_monitor=val_nope", f"--workdir={workdir}", timeout=60)
+    result = run_cli(command, "--dataset=digits", "--epochs=1", early_stopping, "--early_stopping_monitor=val_nope", f"--workdir={workdir}", timeout=60)
     assert_one_line(result, 2, "--early_stopping_monitor=val_nope must be one of: loss, accuracy, val_loss, val_accuracy")
     assert not workdir.exists()
 

@@ -93,15 +93,8 @@ def _fit_with(callbacks):
     model.fit(np.zeros((4, 2)), np.zeros(4), epochs=2, verbose=0, callbacks=callbacks)
 
 
-@pytest.fixture
-def filtered_tracebacks():
-    """Keras' default, which its own test case turns off for the whole process."""
-    keras.config.enable_traceback_filtering()
-    yield
-    keras.config.enable_traceback_filtering()
-
-
-def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module, tmp_path, filtered_tracebacks):
+def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module, tmp_path):
+    assert keras.config.is_traceback_filtering_enabled()  # Keras' default (tests/conftest.py restores it after every test)
     plugin = load_callback(f"{user_module}:Explodes")
     with pytest.raises(CallbackFailedError) as raised:
         with plugin_failures_named(tmp_path / "failure.txt", plugins=True):
@@ -112,7 +105,7 @@ def test_a_plugin_that_raises_in_fit_is_named_and_its_traceback_kept(user_module
     assert keras.config.is_traceback_filtering_enabled()  # put back as it was
 
 
-def test_a_keras_callback_used_as_a_plugin_is_named_too(tmp_path, filtered_tracebacks):
+def test_a_keras_callback_used_as_a_plugin_is_named_too(tmp_path):
     spec = f"keras.callbacks:CSVLogger(filename={str(tmp_path / 'missing' / 'log.csv')!r})"
     plugin = load_callback(spec)
     with pytest.raises(CallbackFailedError, match=r"^--callbacks keras\.callbacks:CSVLogger\(.*\) raised FileNotFoundError"):
@@ -120,7 +113,7 @@ def test_a_keras_callback_used_as_a_plugin_is_named_too(tmp_path, filtered_trace
             _fit_with([plugin])
 
 
-def test_the_same_class_not_loaded_as_a_plugin_is_not_blamed(user_module, tmp_path, filtered_tracebacks):
+def test_the_same_class_not_loaded_as_a_plugin_is_not_blamed(user_module, tmp_path):
     load_callback(f"{user_module}:Explodes")  # a plug-in of that class exists, but another instance raises
     ours = sys.modules[user_module].Explodes()
     with pytest.raises(RuntimeError, match="exploded at epoch 1"):

@@ -289,6 +289,35 @@ def test_resuming_a_finished_search_runs_no_more_trials_and_keeps_its_one_test_s
     assert {key: metrics[key] for key in again.test_metrics} == again.test_metrics and metrics["num_trials"] == len(again.trials)
 
 
+@pytest.mark.parametrize("change", [None, "other_winner", "other_epochs", "no_model"])
+def test_an_earlier_score_is_kept_only_for_the_same_winner_and_its_model(random_run, tmp_path, change):
+    import shutil
+
+    from keras_minibatch.tuning import winner
+
+    folder = tmp_path / "search"
+    shutil.copytree(random_run.result.workdir, folder)
+    recorded = json.loads((folder / "metrics.json").read_text())
+    rows = random_run.result.trials
+    best = next(row for row in rows if row["trial_id"] == recorded["best_trial_id"])
+    epochs = recorded["retrain_epochs"]
+    if change == "other_winner":
+        best = next(row for row in rows if row["trial_id"] != recorded["best_trial_id"])
+    elif change == "other_epochs":
+        epochs += 1
+    elif change == "no_model":
+        (folder / "model.keras").unlink()
+    extended = [*rows, {**rows[-1], "trial_id": "99", "number": len(rows) + 1, "status": "FAILED", "objective": None}]  # a trial added since
+    kept = winner.earlier_score(best, types.SimpleNamespace(epochs=epochs), folder, extended, SearchConfig(tuner="random", **TINY_SPACE))
+    if change is not None:
+        assert kept is None
+        return
+    model, test_metrics = kept
+    assert test_metrics == random_run.result.test_metrics and model.count_params() == random_run.result.model.count_params()
+    rewritten = json.loads((folder / "metrics.json").read_text())
+    assert (rewritten["num_trials"], rewritten["num_failed"]) == (len(rows) + 1, recorded["num_failed"] + 1)
+
+
 def test_a_resumed_search_whose_winner_was_not_scored_yet_retrains_it(random_run, digits, tmp_path):
     import shutil
 

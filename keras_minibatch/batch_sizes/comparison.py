@@ -57,9 +57,9 @@ def compare_batch_sizes(
     """Trains `train_config`'s model once per batch size and writes the comparison.
 
     Writes `comparison.csv` (one row per regime), `curves.csv` (every curve
-    point), `comparison.json` (everything) and the plots `loss_vs_epoch.png`,
-    `loss_vs_updates.png` and `loss_vs_seconds.png` into `workdir`, and prints
-    progress and the table through `print_fn`.
+    point), `comparison.json` (everything), the plots `loss_vs_epoch.png`,
+    `loss_vs_updates.png` and `loss_vs_seconds.png` and `tensorboard/` (one run
+    per regime) into `workdir`, and prints progress and the table through `print_fn`.
 
     Args:
         train_config: Data, model, optimizer, seed and `validation_split`; its

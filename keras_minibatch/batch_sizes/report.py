@@ -110,11 +110,11 @@ def write_comparison(result: ComparisonResult, workdir: Path) -> dict[str, Path]
     ]
     rundir.write_text_atomic(files[CURVES_CSV], _csv_text(CURVE_COLUMNS, curve_rows))
     files[TENSORBOARD_DIR] = workdir / TENSORBOARD_DIR
-    tensorboard_curves.write_curves(result, files[TENSORBOARD_DIR])
     result.files = files  # So comparison.json lists every file, itself included.
     rundir.write_json_atomic(files[COMPARISON_JSON], result.to_dict())
     for name, (x_key, x_label) in PLOTS.items():
         _plot(result, files[name], x_key=x_key, x_label=x_label)
+    tensorboard_curves.write_curves(result, files[TENSORBOARD_DIR])  # Last: TensorFlow's writer is the least plain file.
     return files
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from absl import flags
 
 from keras_minibatch import config as config_lib
-from keras_minibatch.checks import ConfigError
+from keras_minibatch.checks import ConfigError, check_choice
 from keras_minibatch.cli.errors import EXIT_USAGE, UsageError, fail
 from keras_minibatch.tuning import search_config as search_config_lib
 
@@ -133,6 +133,8 @@ def build_config() -> config_lib.TrainConfig:
         raise UsageError(f"--hidden_units={format_flag_value(HIDDEN_UNITS.value)} must be a comma-separated list of integers >= 1") from None
     multi_worker = DISTRIBUTION.value == "multi_worker"
     try:
+        if EARLY_STOPPING_MONITOR.present:  # TrainConfig reads it only with early stopping on; a typo given here is still one.
+            check_choice("early_stopping_monitor", EARLY_STOPPING_MONITOR.value, config_lib.EPOCH_LOG_KEYS)
         return config_lib.TrainConfig(
             dataset=DATASET.value,
             test_fraction=TEST_FRACTION.value,

@@ -39,7 +39,7 @@ def handle_stop_signal(signum: int, frame: object) -> None:
 
 
 def forget_stop_request() -> None:
-    """Forgets an earlier request: the command line calls it before it installs the handler."""
+    """Forgets an earlier request: the command line calls it before it installs the handler and when it returns."""
     global _requested
     _requested = None
 

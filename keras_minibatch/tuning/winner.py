@@ -58,6 +58,8 @@ def retrain_winner(
 
     `print_epochs` prints a line per epoch; `progress_bar` shows each epoch's progress on a live line (a terminal), as `train` does.
     """
+    # An earlier winner's score must not outlive its model: `earlier_score` trusts what metrics.json names.
+    (path / run_files.METRICS_FILE).unlink(missing_ok=True)
     # Without validation rows there is nothing for early stopping or the plug-ins to watch.
     trainer = Trainer(winner_config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(dataset.y_train))
     winner_logdir = path / run_files.TENSORBOARD_DIR / WINNER_RUN
@@ -83,6 +85,13 @@ def earlier_score(
     A resumed search with the same winner would retrain the same model and look
     at the test split again; instead its `model.keras` and scores are kept, and
     `metrics.json` is rewritten with the search's current trial counts.
+
+    Args:
+        best: The winning trial's row (`pick_winner`).
+        winner_config: Its settings for retraining, `epochs` included.
+        path: The search folder.
+        rows: Every trial's row, for the counts in `metrics.json`.
+        search_config: The search's settings (its objective names a key).
 
     Returns:
         `(model, test_metrics)`, or `None` when the winner still has to be

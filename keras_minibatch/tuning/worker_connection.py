@@ -27,6 +27,7 @@ import grpc
 import keras_tuner
 
 from keras_minibatch import compat
+from keras_minibatch.training.termination import handle_stop_signal
 from keras_minibatch.tuning.oracle_address import OracleAddress
 from keras_minibatch.tuning.oracle_protocol import HEARTBEAT_KEY, HEARTBEAT_SECONDS, PREPARING, SEARCH_KEY, SESSION_KEY, TUNER_ID_KEY
 
@@ -147,11 +148,12 @@ class WorkerConnection:
     def _give_up(self, reason: Exception) -> None:
         """Stops the worker's main thread, wherever it is; exits the process if it does not stop."""
         self.lost = reason
-        # As if SIGINT arrived, or SIGTERM where SIGINT is ignored (a worker started by `nohup` or in a
-        # script's background): a signal Python ignores or leaves to the system interrupts nothing.
-        handled = [signum for signum in (signal.SIGINT, signal.SIGTERM) if callable(signal.getsignal(signum))]
-        if handled:
-            _thread.interrupt_main(handled[0])
+        # As if SIGINT arrived, or, where SIGINT is ignored (a worker started by `nohup` or in a script's
+        # background), SIGTERM through the command line's handler, which raises a KeyboardInterrupt too.
+        if callable(signal.getsignal(signal.SIGINT)):
+            _thread.interrupt_main(signal.SIGINT)
+        elif signal.getsignal(signal.SIGTERM) is handle_stop_signal:
+            _thread.interrupt_main(signal.SIGTERM)
         if not self._closed.wait(_GRACE_SECONDS):
             sys.stderr.write(f"keras-minibatch: error: {reason}\n")
             sys.stderr.flush()
