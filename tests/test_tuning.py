@@ -324,8 +324,11 @@ def test_a_resumed_search_whose_winner_was_not_scored_yet_retrains_it(random_run
     folder = tmp_path / "search"
     shutil.copytree(random_run.result.workdir, folder)
     (folder / "metrics.json").unlink()  # killed after the last trial, before the winner's score was written
+    earlier_events = sorted((folder / "tensorboard" / "winner").rglob("events.out.tfevents.*"))
+    assert earlier_events
     again = search(TrainConfig(**TINY_TRAIN), SearchConfig(tuner="random", **TINY_SPACE), folder, dataset=digits, resume=True, verbose=0)
     assert again.test_metrics == random_run.result.test_metrics  # the seeded retraining repeats exactly
+    assert not any(path.exists() for path in earlier_events)  # TensorBoard draws only this retraining as the winner
     assert json.loads((folder / "metrics.json").read_text())["best_trial_id"] == random_run.result.best_trial_id
 
 

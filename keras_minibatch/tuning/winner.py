@@ -12,6 +12,7 @@ winner is the one already retrained and scored keeps that score
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,11 @@ def retrain_winner(
     """
     # An earlier winner's score must not outlive its model: `earlier_score` trusts what metrics.json names.
     (path / run_files.METRICS_FILE).unlink(missing_ok=True)
+    winner_logdir = path / run_files.TENSORBOARD_DIR / WINNER_RUN
+    if winner_logdir.is_dir() and not winner_logdir.is_symlink():
+        shutil.rmtree(winner_logdir)  # Ours: an earlier winner's curves, which TensorBoard would draw as this one's.
     # Without validation rows there is nothing for early stopping or the plug-ins to watch.
     trainer = Trainer(winner_config, input_shape=dataset.input_shape, num_classes=dataset.num_classes, epoch_rows=len(dataset.y_train))
-    winner_logdir = path / run_files.TENSORBOARD_DIR / WINNER_RUN
     outcome = trainer.train(
         (dataset.x_train, dataset.y_train), epochs=winner_config.epochs, tensorboard_dir=winner_logdir, early_stopping=False, plugins=False,
         print_epochs=print_epochs, progress_bar=progress_bar,
