@@ -75,9 +75,9 @@ def main(argv: Sequence[str]) -> int:
     command, *stray = argv[1:]
     if command not in COMMANDS:
         raise UsageError(f"unknown command {command!r}; use one of: {', '.join(COMMANDS)}")
+    if stray and command != "predict":  # predict's are its PATHs
+        raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
     if command == "tensorboard":
-        if stray:
-            raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
         return command_tensorboard()  # Ctrl-C is how a server is stopped: exit 0.
     exit_code = _run_command(command, stray)
     if exit_code == 0:
@@ -87,9 +87,7 @@ def main(argv: Sequence[str]) -> int:
 
 def _run_command(command: str, stray: Sequence[str]) -> int:
     if command == "predict":
-        return command_predict(stray)  # Its PATHs.
-    if stray:
-        raise UsageError(f"unexpected arguments {' '.join(stray)!r}; flags take the form --name=value")
+        return command_predict(stray)
     if command == "export":
         return command_export()
     config = cli_flags.build_config()
